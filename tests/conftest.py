@@ -1,0 +1,53 @@
+"""Shared fixtures: every test gets its own registry folder and never touches the user's."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["MODELDESK_NO_DEMO"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point every default location at a temporary folder."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("MODELDESK_SETTINGS_DIR", str(home / "settings"))
+    monkeypatch.delenv("MODELDESK_REGISTRY", raising=False)
+    monkeypatch.delenv("MODELDESK_RUN_ID", raising=False)
+    monkeypatch.delenv("MODELDESK_EXPERIMENT", raising=False)
+
+
+@pytest.fixture
+def registry_path(tmp_path: Path) -> Path:
+    """A folder for a fresh registry."""
+    return tmp_path / "registry"
+
+
+@pytest.fixture
+def registry(registry_path: Path) -> Iterator[Registry]:  # noqa: F821
+    """A fresh, open registry."""
+    from desktop_app.registry import Registry
+
+    reg = Registry(registry_path)
+    yield reg
+    reg.close()
+
+
+def python_script(tmp_path: Path, name: str, body: str) -> Path:
+    """Write a script that runs with this interpreter and the project importable."""
+    path = tmp_path / name
+    path.write_text(body)
+    return path
+
+
+PYTHON = sys.executable
