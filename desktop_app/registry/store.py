@@ -18,6 +18,8 @@ from typing import Any
 from desktop_app.errors import ConflictError, InvalidValueError, NotFoundError, RegistryError
 from desktop_app.registry import liveness
 from desktop_app.registry.artifacts import ArtifactStore
+from desktop_app.registry.audit import record_audit
+from desktop_app.registry.datasets import DatasetsMixin
 from desktop_app.registry.db import Database
 from desktop_app.registry.entities import (
     Artifact,
@@ -29,6 +31,7 @@ from desktop_app.registry.entities import (
     RunStatus,
 )
 from desktop_app.registry.metrics import MetricPoint, read_series, write_points
+from desktop_app.registry.models import ModelRegistryMixin
 from desktop_app.registry.search import RunScope, count_runs, search_run_ids
 from desktop_app.registry.validation import (
     check_key,
@@ -52,7 +55,7 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-class Registry:
+class Registry(ModelRegistryMixin, DatasetsMixin):
     """An open registry folder: ``registry.db`` beside ``artifacts/``."""
 
     def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
@@ -767,11 +770,7 @@ class Registry:
 
     @staticmethod
     def _audit(conn: Any, action: str, entity_type: str, entity_id: str, detail: dict) -> None:
-        conn.execute(
-            "INSERT INTO audit_log (at, action, entity_type, entity_id, detail) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (time.time(), action, entity_type, entity_id, json.dumps(detail)),
-        )
+        record_audit(conn, action, entity_type, entity_id, detail)
 
     def audit_log(self, entity_type: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """The newest audit entries first."""
@@ -809,7 +808,7 @@ class Registry:
     def check(self) -> list[str]:
         """Problems found: database integrity, foreign keys, missing or damaged artifacts."""
         conn = self.db.connection()
-        problems = []
+        problems: list[str] = []
         integrity = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
         if integrity != ["ok"]:
             problems.extend(f"database: {line}" for line in integrity)

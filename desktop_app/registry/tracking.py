@@ -23,6 +23,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from desktop_app.errors import ConflictError
+from desktop_app.registry.datasets import Dataset
 from desktop_app.registry.entities import Artifact, RunStatus
 from desktop_app.registry.liveness import HEARTBEAT_INTERVAL_S
 from desktop_app.registry.metrics import MetricPoint
@@ -146,6 +147,12 @@ class ActiveRun:
         """Store a text as an artifact file."""
         return self.registry.log_artifact_bytes(self.id, text.encode("utf-8"), artifact_path)
 
+    def log_dataset(
+        self, source: str | os.PathLike[str] | Any, name: str = "", role: str = "training"
+    ) -> Dataset:
+        """Record the data this run used (a file path, a NumPy array or a DataFrame)."""
+        return self.registry.log_dataset(self.id, source, name=name, role=role)
+
     def log_model(self, estimator: Any, name: str = "model") -> Artifact:
         """Save a fitted estimator in skops format (not pickle); its SHA-256 is recorded."""
         from desktop_app.registry.model_files import describe_model, dump_model
@@ -198,7 +205,7 @@ def _outcome(
         return RunStatus.FINISHED, ""
     if _state.terminated or issubclass(exc_type, KeyboardInterrupt):
         return RunStatus.KILLED, "terminated" if _state.terminated else "interrupted"
-    if issubclass(exc_type, SystemExit) and exc is not None and exc.code in (None, 0):
+    if isinstance(exc, SystemExit) and exc.code in (None, 0):
         return RunStatus.FINISHED, ""
     lines = traceback.format_exception(exc_type, exc, tb)
     message = f"{exc_type.__name__}: {exc}"

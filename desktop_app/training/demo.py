@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from desktop_app.registry import Registry
@@ -29,7 +30,7 @@ def _split(loader: Callable[..., Any], seed: int = 0) -> tuple[Any, Any, Any, An
 
     X, y = loader(return_X_y=True)
     stratify = y if loader.__name__ != "load_diabetes" else None
-    return tuple(train_test_split(X, y, test_size=0.25, random_state=seed, stratify=stratify))  # type: ignore[return-value]
+    return tuple(train_test_split(X, y, test_size=0.25, random_state=seed, stratify=stratify))
 
 
 def _classifier_scores(run: ActiveRun, model: Any, X_test: Any, y_test: Any) -> None:
@@ -57,7 +58,7 @@ def _forest_growth(run: ActiveRun, dataset: str, max_depth: int | None) -> None:
     forest = RandomForestClassifier(
         n_estimators=0, max_depth=max_depth, warm_start=True, random_state=0
     )
-    for step, trees in enumerate(range(5, 105, 5)):
+    for step, trees in enumerate(range(4, 64, 4)):
         forest.set_params(n_estimators=trees)
         forest.fit(X_train, y_train)
         run.log_metric("train_accuracy", accuracy_score(y_train, forest.predict(X_train)), step)
@@ -157,26 +158,30 @@ def _demo_runs() -> Iterator[_DemoRun]:
         yield _DemoRun(
             "breast-cancer",
             f"forest depth={depth}",
-            lambda r, d=depth: _forest_growth(r, "breast_cancer", d),
+            partial(_forest_growth, dataset="breast_cancer", max_depth=depth),
         )
     for alpha in (0.0001, 0.01, 0.3):
         yield _DemoRun(
             "breast-cancer",
             f"sgd alpha={alpha}",
-            lambda r, a=alpha: _linear_classifier(r, "breast_cancer", a),
+            partial(_linear_classifier, dataset="breast_cancer", alpha=alpha),
         )
     for depth in (2, None):
         yield _DemoRun(
-            "wine", f"forest depth={depth}", lambda r, d=depth: _forest_growth(r, "wine", d)
+            "wine",
+            f"forest depth={depth}",
+            partial(_forest_growth, dataset="wine", max_depth=depth),
         )
-    yield _DemoRun("wine", "sgd alpha=0.001", lambda r: _linear_classifier(r, "wine", 0.001))
-    yield _DemoRun("iris", "forest depth=3", lambda r: _forest_growth(r, "iris", 3))
+    yield _DemoRun(
+        "wine", "sgd alpha=0.001", partial(_linear_classifier, dataset="wine", alpha=0.001)
+    )
+    yield _DemoRun("iris", "forest depth=3", partial(_forest_growth, dataset="iris", max_depth=3))
     yield _DemoRun("iris", "svc poly (fails)", _failing_run)
     for rate, depth in ((0.05, 2), (0.1, 3), (0.3, 3)):
         yield _DemoRun(
             "diabetes",
             f"boosting lr={rate} depth={depth}",
-            lambda r, a=rate, b=depth: _boosting_regression(r, a, b),
+            partial(_boosting_regression, learning_rate=rate, max_depth=depth),
         )
     yield _DemoRun("diabetes", "ridge sweep", _ridge_sweep)
 

@@ -1,0 +1,31 @@
+"""The demo workspace a new user sees on first start."""
+
+from __future__ import annotations
+
+from desktop_app.registry import Registry, RunStatus
+from desktop_app.training.demo import create_demo
+
+
+def test_demo_fills_a_registry_with_real_runs(registry: Registry) -> None:
+    seen: list[tuple[int, int, str]] = []
+    made = create_demo(registry, progress=lambda i, n, text: seen.append((i, n, text)))
+    assert made == seen[-1][1] and seen[-1][2] == "demo ready"
+    names = {e.name: e.run_count for e in registry.list_experiments()}
+    assert set(names) == {"breast-cancer", "wine", "iris", "diabetes"}
+    runs = registry.get_runs(registry.search_runs(limit=None))
+    statuses = {r.status for r in runs}
+    assert statuses == {RunStatus.FINISHED, RunStatus.FAILED}
+    failed = [r for r in runs if r.status == RunStatus.FAILED]
+    assert len(failed) == 1 and "degree" in failed[0].status_reason
+    forest = next(r for r in runs if r.name == "forest depth=None" and r.experiment_name == "wine")
+    curve = registry.get_metric_history(forest.id, "val_accuracy")
+    assert len(curve) == 15 and 0.8 < curve.values[-1] <= 1.0
+    sweep_children = [r for r in runs if r.parent_id is not None]
+    assert len(sweep_children) == 5
+    assert any(a.kind == "model" for a in registry.list_artifacts(forest.id))
+
+
+def test_demo_stops_when_asked(registry: Registry) -> None:
+    calls = iter([False, False, True])
+    assert create_demo(registry, should_stop=lambda: next(calls)) == 2
+    assert registry.count_runs() == 2
