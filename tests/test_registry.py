@@ -227,3 +227,18 @@ def test_run_id_prefixes(registry: Registry) -> None:
     assert registry.get_run(run.id[:6]).id == run.id
     with pytest.raises(NotFoundError):
         registry.get_run("zzzz")
+
+
+def test_order_by_errors_count_columns_within_the_order_clause(registry: Registry) -> None:
+    from desktop_app.errors import QuerySyntaxError
+
+    with pytest.raises(QuerySyntaxError) as caught:
+        registry.search_runs(order_by="metrics.f1 sideways")
+    assert caught.value.column == 12
+
+
+def test_deleting_an_experiment_twice_is_audited_once(registry: Registry) -> None:
+    registry.create_experiment("twice")
+    registry.delete_experiment("twice")
+    registry.delete_experiment("twice")
+    assert [e["action"] for e in registry.audit_log("experiment")] == ["delete"]

@@ -12,11 +12,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from desktop_app.errors import RegistryError
 from desktop_app.registry.migrations import APPLICATION_ID, LATEST_VERSION, migrate
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 DB_FILENAME = "registry.db"
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -137,6 +139,8 @@ class Database:
 
     def utils(self) -> sqlite_utils.Database:
         """A sqlite-utils view over this thread's connection, for reads and introspection."""
+        import sqlite_utils  # imported here: it costs ~0.25 s and most commands never need it
+
         return sqlite_utils.Database(self.connection())
 
     @contextmanager

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+# One metric point as buffered by writers: (key, value, step, timestamp).
+MetricPoint = tuple[str, float, int, float]
 
 
 class RunStatus(enum.StrEnum):

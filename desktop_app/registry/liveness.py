@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import psutil
-
 HEARTBEAT_TIMEOUT_S = 120.0
 HEARTBEAT_INTERVAL_S = 10.0
 # Process start times are read with a resolution of about a clock tick.
@@ -12,6 +10,8 @@ _START_TOLERANCE_S = 1.0
 
 def process_start_time(pid: int) -> float | None:
     """When the process started (seconds since the epoch), or None if it is not running."""
+    import psutil
+
     try:
         return float(psutil.Process(pid).create_time())
     except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
@@ -20,6 +20,8 @@ def process_start_time(pid: int) -> float | None:
 
 def pid_alive(pid: int, started: float | None) -> bool:
     """Whether that very process still runs (a recycled PID with another start time does not)."""
+    import psutil
+
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:

@@ -8,10 +8,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from desktop_app.registry.entities import MetricSeries
-
-# One metric point as buffered by writers: (key, value, step, timestamp).
-MetricPoint = tuple[str, float, int, float]
+from desktop_app.registry.entities import MetricPoint, MetricSeries
 
 _STEP_DTYPE = np.dtype("<i8")
 _FLOAT_DTYPE = np.dtype("<f8")

@@ -6,8 +6,10 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from desktop_app.errors import QuerySyntaxError
 from desktop_app.registry.query import CompiledQuery, compile_query
 
+_ORDER_PREFIX = "order by "
 DEFAULT_ORDER = "coalesce(r.start_time, r.created_at) DESC, r.id"
 
 
@@ -53,7 +55,7 @@ def search_run_ids(
     compiled = compile_query(query)
     where, where_params = _where_part(compiled)
     if order_by:
-        override = compile_query(f"order by {order_by}")
+        override = compile_order_by(order_by)
         order, order_params = override.order_by, override.params
     elif compiled.has_order:
         order, order_params = compiled.order_by, compiled.params[len(where_params) :]
@@ -69,6 +71,15 @@ def search_run_ids(
         sql += " LIMIT ? OFFSET ?"
         params.extend([limit, offset])
     return [row[0] for row in conn.execute(sql, params)]
+
+
+def compile_order_by(order_by: str) -> CompiledQuery:
+    """Compile an ``order by`` clause body; error columns count within ``order_by`` itself."""
+    try:
+        return compile_query(_ORDER_PREFIX + order_by)
+    except QuerySyntaxError as exc:
+        column = max(1, exc.column - len(_ORDER_PREFIX))
+        raise QuerySyntaxError(exc.reason, column=column, query=order_by) from None
 
 
 def _where_part(compiled: CompiledQuery) -> tuple[str, list[object]]:

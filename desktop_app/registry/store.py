@@ -24,13 +24,13 @@ from desktop_app.registry.db import Database
 from desktop_app.registry.entities import (
     Artifact,
     Experiment,
+    MetricPoint,
     MetricSeries,
     MetricSummary,
     PurgeReport,
     Run,
     RunStatus,
 )
-from desktop_app.registry.metrics import MetricPoint, read_series, write_points
 from desktop_app.registry.models import ModelRegistryMixin
 from desktop_app.registry.search import RunScope, count_runs, search_run_ids
 from desktop_app.registry.validation import (
@@ -150,6 +150,8 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
     def delete_experiment(self, name_or_id: str | int) -> Experiment:
         """Move an experiment (and so its runs) to the trash."""
         experiment = self.get_experiment(name_or_id)
+        if experiment.lifecycle == "deleted":
+            return experiment
         with self.db.write() as conn:
             conn.execute(
                 "UPDATE experiments SET lifecycle = 'deleted', deleted_at = ? WHERE id = ?",
@@ -161,6 +163,8 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
     def restore_experiment(self, name_or_id: str | int) -> Experiment:
         """Bring an experiment back from the trash."""
         experiment = self.get_experiment(name_or_id)
+        if experiment.lifecycle == "active":
+            return experiment
         with self.db.write() as conn:
             conn.execute(
                 "UPDATE experiments SET lifecycle = 'active', deleted_at = NULL WHERE id = ?",
@@ -471,6 +475,8 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
                     [(run_id, k, v) for k, v in checked_tags.items()],
                 )
             if checked_points:
+                from desktop_app.registry.metrics import write_points
+
                 write_points(conn, run_id, checked_points)
             if heartbeat:
                 conn.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id))
@@ -509,6 +515,8 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
 
     def get_metric_history(self, run_id: str, key: str) -> MetricSeries:
         """All points of a run's metric, ordered by step."""
+        from desktop_app.registry.metrics import read_series
+
         return read_series(self.db.connection(), run_id, key)
 
     def get_metric_summaries(self, run_id: str) -> dict[str, MetricSummary]:

@@ -24,9 +24,8 @@ from typing import Any
 
 from desktop_app.errors import ConflictError
 from desktop_app.registry.datasets import Dataset
-from desktop_app.registry.entities import Artifact, RunStatus
+from desktop_app.registry.entities import Artifact, MetricPoint, RunStatus
 from desktop_app.registry.liveness import HEARTBEAT_INTERVAL_S
-from desktop_app.registry.metrics import MetricPoint
 from desktop_app.registry.store import DEFAULT_EXPERIMENT, Registry, open_registry
 from desktop_app.registry.validation import check_key, check_metric_value, check_step
 
