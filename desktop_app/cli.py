@@ -726,7 +726,9 @@ def runs_purge(run_refs: tuple[str, ...], yes: bool) -> None:
         what += " in the trash"
     if not yes:
         click.confirm(f"Erase {what} for good? This cannot be undone.", abort=True)
-    report = registry.purge(list(run_refs) if run_refs else None)
+    from desktop_app.versioning.run_code import purge_runs
+
+    report = purge_runs(registry, list(run_refs) if run_refs else None)
     erased = _plural(report.runs, "run")
     if report.experiments:
         erased += f" and {_plural(report.experiments, 'experiment')}"
@@ -784,6 +786,12 @@ def registry_backup(destination: str) -> None:
     registry = open_cli_registry()
     target = registry.backup(destination)
     click.echo(f"Backed up {registry.root} to {target}.")
+
+
+# The code commands (runs code|diff|restore-code) live in their own module.
+from desktop_app import cli_code  # noqa: E402
+
+cli_code.register(runs)
 
 
 def run_cli(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,9 @@ def _isolated_environment(
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("MODELDESK_SETTINGS_DIR", str(home / "settings"))
+    # Runs logged by tests must never snapshot the project's own repository.
+    (home / "no-workspace").mkdir()
+    monkeypatch.setenv("MODELDESK_WORKSPACE", str(home / "no-workspace"))
     monkeypatch.delenv("MODELDESK_REGISTRY", raising=False)
     monkeypatch.delenv("MODELDESK_RUN_ID", raising=False)
     monkeypatch.delenv("MODELDESK_EXPERIMENT", raising=False)

@@ -169,6 +169,12 @@ CREATE INDEX audit_by_entity ON audit_log(entity_type, entity_id);
 """
 
 
+# Code provenance beyond the git_* columns: why there is no snapshot, large files left out.
+_V3_CODE_INFO = """
+ALTER TABLE runs ADD COLUMN code_info TEXT NOT NULL DEFAULT '{}'
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         for statement in sql.split(";"):
@@ -182,6 +188,7 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(_V1_CORE),
     _script(_V2_ASSETS),
+    _script(_V3_CODE_INFO),
 ]
 LATEST_VERSION = len(MIGRATIONS)
 

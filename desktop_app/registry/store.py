@@ -46,7 +46,8 @@ DEFAULT_EXPERIMENT = "Default"
 _RUN_COLUMNS = (
     "r.id, r.name, r.experiment_id, e.name, r.status, r.status_reason, r.start_time, "
     "r.end_time, r.parent_id, r.lifecycle, r.host, r.pid, r.source, r.note, r.heartbeat, "
-    "r.workspace, r.git_commit, r.git_branch, r.git_remote, r.git_dirty, r.git_snapshot"
+    "r.workspace, r.git_commit, r.git_branch, r.git_remote, r.git_dirty, r.git_snapshot, "
+    "r.code_info"
 )
 
 
@@ -316,7 +317,8 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
                         strict=True,
                     )
                     if v is not None
-                },
+                }
+                | ({"info": json.loads(row[21])} if row[21] not in (None, "{}") else {}),
                 params=params.get(run_id, {}),
                 tags=tags.get(run_id, {}),
                 metrics=metrics.get(run_id, {}),
@@ -392,13 +394,15 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
             "remote": "git_remote",
             "dirty": "git_dirty",
             "snapshot": "git_snapshot",
+            "info": "code_info",
         }
         unknown = set(info) - set(allowed)
         if unknown:
             raise InvalidValueError(f"Unknown git fields: {sorted(unknown)}")
         with self.db.write() as conn:
             for key, value in info.items():
-                conn.execute(f"UPDATE runs SET {allowed[key]} = ? WHERE id = ?", (value, run_id))
+                stored = json.dumps(value) if key == "info" else value
+                conn.execute(f"UPDATE runs SET {allowed[key]} = ? WHERE id = ?", (stored, run_id))
 
     def _update_run(self, run_id: str, column: str, value: object) -> None:
         run_id = self.resolve_run_id(run_id)

@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
@@ -324,11 +324,13 @@ def start_run(
     parent: ActiveRun | str | None = None,
     nested: bool = True,
     source: str | None = None,
+    on_start: Callable[[Registry, str], object] | None = None,
 ) -> ActiveRun:
     """Open a run (a child of the active run when one is open) and return it.
 
     Inside a job started by ModelDesk (``$MODELDESK_RUN_ID`` set), the first call attaches to
-    the run opened for the job instead of creating a new one.
+    the run opened for the job instead of creating a new one. ``on_start`` is called with the
+    registry and the new run's id before any metric is logged (the code snapshot hook).
     """
     if isinstance(registry, Registry):
         reg, close = registry, False
@@ -364,6 +366,8 @@ def start_run(
         params=params,
         tags=tags,
     )
+    if on_start is not None:
+        on_start(reg, created.id)
     run = ActiveRun(reg, created.id, owned=True, close_registry=close)
     _register(run)
     return run
