@@ -242,3 +242,25 @@ def test_deleting_an_experiment_twice_is_audited_once(registry: Registry) -> Non
     registry.delete_experiment("twice")
     registry.delete_experiment("twice")
     assert [e["action"] for e in registry.audit_log("experiment")] == ["delete"]
+
+
+def test_connections_of_finished_threads_are_closed(registry: Registry) -> None:
+    import threading
+
+    def work() -> None:
+        registry.search_runs()
+
+    threads = [threading.Thread(target=work) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    import gc
+
+    gc.collect()
+    assert len(registry.db._all) <= 2  # this thread's, and perhaps one not yet collected
+
+
+def test_tags_of_a_missing_run_are_refused(registry: Registry) -> None:
+    with pytest.raises(NotFoundError):
+        registry.set_tags("0123456789abcdef", {"a": "b"})

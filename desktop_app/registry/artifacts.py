@@ -102,12 +102,19 @@ class ArtifactStore:
         return path.exists() and sha256_of_file(path) == sha256
 
     def export(self, sha256: str, destination: Path) -> Path:
-        """Copy a blob out of the store to a normal file."""
+        """Copy a blob out of the store to a normal file, refusing one that fails its hash."""
         source = self.path_for(sha256)
         if not source.exists():
             raise NotFoundError(f"Artifact {sha256[:12]} is missing from {self.root}.")
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
+        if sha256_of_file(destination) != sha256:
+            destination.unlink()
+            raise RegistryError(
+                f"Artifact {sha256[:12]} does not match its SHA-256: the stored file was changed "
+                "or damaged and was not exported.",
+                code="ARTIFACT_CORRUPT",
+            )
         return destination
 
     def remove(self, sha256: str) -> int:

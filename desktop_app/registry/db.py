@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,6 +79,21 @@ def check_identity(db_path: Path) -> int:
     return int(version)
 
 
+class _ThreadConnection:
+    """Holds one thread's connection and closes it when the thread ends (its locals go)."""
+
+    def __init__(self, conn: sqlite3.Connection, owner: Database) -> None:
+        self.conn = conn
+        self._owner = weakref.ref(owner)
+
+    def __del__(self) -> None:
+        owner = self._owner()
+        if owner is not None:
+            owner._forget(self.conn)
+        with suppress(sqlite3.Error):
+            self.conn.close()
+
+
 class Database:
     """The registry's SQLite file, with one connection per thread and explicit transactions."""
 
@@ -129,13 +145,17 @@ class Database:
             self._local = threading.local()
             self._all = []
             self._pid = os.getpid()
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = _connect(self.path)
-            self._local.conn = conn
+        holder = getattr(self._local, "holder", None)
+        if holder is None:
+            holder = _ThreadConnection(_connect(self.path), self)
+            self._local.holder = holder
             with self._lock:
-                self._all.append(conn)
-        return conn
+                self._all.append(holder.conn)
+        return holder.conn
+
+    def _forget(self, conn: sqlite3.Connection) -> None:
+        with self._lock, suppress(ValueError):
+            self._all.remove(conn)
 
     def utils(self) -> sqlite_utils.Database:
         """A sqlite-utils view over this thread's connection, for reads and introspection."""
@@ -184,9 +204,7 @@ class Database:
         """Close every connection this object opened."""
         with self._lock:
             for conn in self._all:
-                try:
+                with suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.ProgrammingError:
-                    pass
             self._all.clear()
         self._local = threading.local()

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import os
+
 HEARTBEAT_TIMEOUT_S = 120.0
 HEARTBEAT_INTERVAL_S = 10.0
 # Process start times are read with a resolution of about a clock tick.
 _START_TOLERANCE_S = 1.0
 
 
+_OWN_START: dict[int, float | None] = {}
+
+
 def process_start_time(pid: int) -> float | None:
     """When the process started (seconds since the epoch), or None if it is not running."""
+    if pid == os.getpid():
+        # This process's start time never changes: ask the OS once (a fork has a new pid).
+        if pid not in _OWN_START:
+            _OWN_START[pid] = _read_start_time(pid)
+        return _OWN_START[pid]
+    return _read_start_time(pid)
+
+
+def _read_start_time(pid: int) -> float | None:
     import psutil
 
     try:

@@ -50,9 +50,10 @@ def write_points(conn: sqlite3.Connection, run_id: str, points: Sequence[MetricP
     blocks = []
     summaries = []
     for key, key_points in by_key.items():
-        values = np.fromiter((p[1] for p in key_points), _FLOAT_DTYPE, len(key_points))
-        steps = np.fromiter((p[2] for p in key_points), _STEP_DTYPE, len(key_points))
-        stamps = np.fromiter((p[3] for p in key_points), _FLOAT_DTYPE, len(key_points))
+        _keys, raw_values, raw_steps, raw_stamps = zip(*key_points, strict=True)
+        values = np.array(raw_values, _FLOAT_DTYPE)
+        steps = np.array(raw_steps, _STEP_DTYPE)
+        stamps = np.array(raw_stamps, _FLOAT_DTYPE)
         blocks.append(
             (
                 run_id,
@@ -76,11 +77,11 @@ def write_points(conn: sqlite3.Connection, run_id: str, points: Sequence[MetricP
 
 def _summarise(steps: np.ndarray, stamps: np.ndarray, values: np.ndarray) -> tuple[object, ...]:
     last_index = int(np.lexsort((stamps, steps))[-1])
-    finite = ~np.isnan(values)
-    if finite.any():
-        masked = np.where(finite, values, np.nan)
-        min_index = int(np.nanargmin(masked))
-        max_index = int(np.nanargmax(masked))
+    has_nan = bool(np.isnan(values).any())
+    if not has_nan or not np.isnan(values).all():
+        argmin, argmax = (np.nanargmin, np.nanargmax) if has_nan else (np.argmin, np.argmax)
+        min_index = int(argmin(values))
+        max_index = int(argmax(values))
         min_value, min_step = float(values[min_index]), int(steps[min_index])
         max_value, max_step = float(values[max_index]), int(steps[max_index])
     else:

@@ -94,6 +94,18 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
     def ensure_experiment(self, name: str) -> Experiment:
         """The experiment of that name, created if missing (restored if in the trash)."""
         name = check_name(name, "Experiment")
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT id, name, description, created_at, lifecycle FROM experiments "
+                "WHERE name = ?",
+                (name,),
+            )
+            .fetchone()
+        )
+        if row is not None and row[4] == "active":
+            # The run count is not needed here, and counting grows with the experiment.
+            return Experiment(*row)
         with self.db.write() as conn:
             row = conn.execute(
                 "SELECT id, lifecycle FROM experiments WHERE name = ?", (name,)
@@ -453,19 +465,26 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
         params: Mapping[str, object] | None = None,
         tags: Mapping[str, object] | None = None,
         heartbeat: bool = True,
+        validated: bool = False,
     ) -> None:
         """Write metric points, params and tags of one run in one transaction.
 
         Metric points are ``(key, value, step, timestamp)``; a param that already holds a
-        different value is refused (the whole batch is then not written).
+        different value is refused (the whole batch is then not written). ``validated`` skips
+        re-checking points that the tracking API has already checked one by one.
         """
-        checked_points = [
-            (check_key(k, "Metric"), check_metric_value(k, v), check_step(k, s), float(t))
-            for k, v, s, t in metrics
-        ]
+        if validated:
+            checked_points = list(metrics)
+        else:
+            checked_points = [
+                (check_key(k, "Metric"), check_metric_value(k, v), check_step(k, s), float(t))
+                for k, v, s, t in metrics
+            ]
         checked_params = _checked_params(params or {})
         checked_tags = _checked_tags(tags or {})
         with self.db.write() as conn:
+            if not conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                raise NotFoundError(f"No run {run_id!r}.")
             if checked_params:
                 self._check_param_conflicts(conn, run_id, checked_params)
                 conn.executemany(
@@ -487,15 +506,13 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
 
     @staticmethod
     def _check_param_conflicts(conn: Any, run_id: str, params: Mapping[str, str]) -> None:
+        stored = dict(conn.execute("SELECT key, value FROM params WHERE run_id = ?", (run_id,)))
         for key, value in params.items():
-            row = conn.execute(
-                "SELECT value FROM params WHERE run_id = ? AND key = ?", (run_id, key)
-            ).fetchone()
-            if row is not None and row[0] != value:
+            if key in stored and stored[key] != value:
                 raise ConflictError(
-                    f"Param {key!r} of run {run_id} is already {row[0]!r}; it cannot change to "
-                    f"{value!r}. Params are fixed once logged: log a metric or tag instead, or "
-                    "start a new run."
+                    f"Param {key!r} of run {run_id} is already {stored[key]!r}; it cannot "
+                    f"change to {value!r}. Params are fixed once logged: log a metric or tag "
+                    "instead, or start a new run."
                 )
 
     def log_metric(
@@ -514,6 +531,7 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove one tag."""
+        run_id = self.resolve_run_id(run_id)
         with self.db.write() as conn:
             conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", (run_id, key))
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from desktop_app.errors import ConflictError
 from desktop_app.registry.datasets import Dataset
-from desktop_app.registry.entities import Artifact, MetricPoint, RunStatus
+from desktop_app.registry.entities import Artifact, MetricPoint, Run, RunStatus
 from desktop_app.registry.liveness import HEARTBEAT_INTERVAL_S
 from desktop_app.registry.store import DEFAULT_EXPERIMENT, Registry, open_registry
 from desktop_app.registry.validation import check_key, check_metric_value, check_step
@@ -39,10 +39,18 @@ _TERMINATED_EXIT_CODE = 128 + signal.SIGTERM
 class ActiveRun:
     """A run being logged by this process; use it as a context manager."""
 
-    def __init__(self, registry: Registry, run_id: str, *, owned: bool, close_registry: bool):
+    def __init__(
+        self,
+        registry: Registry,
+        run_id: str,
+        *,
+        owned: bool,
+        close_registry: bool,
+        run: Run | None = None,
+    ):
         self.registry = registry
         self.id = run_id
-        run = registry.get_run(run_id)
+        run = run or registry.get_run(run_id)
         self.name = run.name
         self.experiment = run.experiment_name
         self.parent_id = run.parent_id
@@ -69,12 +77,12 @@ class ActiveRun:
         if key not in self._checked_keys:
             check_key(key, "Metric")
             self._checked_keys.add(key)
-        number = check_metric_value(key, value)
+        number = value if type(value) is float else check_metric_value(key, value)
+        if step is not None and type(step) is not int:
+            step = check_step(key, step)
         with self._lock:
             if step is None:
                 step = self._next_step.get(key, 0)
-            else:
-                step = check_step(key, step)
             self._next_step[key] = step + 1
             self._buffer.append(
                 (key, number, step, time.time() if timestamp is None else timestamp)
@@ -99,7 +107,7 @@ class ActiveRun:
             if not points:
                 return
             try:
-                self.registry.log_batch(self.id, metrics=points)
+                self.registry.log_batch(self.id, metrics=points, validated=True)
             except BaseException:
                 # Keep the points for the next attempt, which reports the error where it runs.
                 with self._lock:
@@ -177,10 +185,14 @@ class ActiveRun:
         self.ended = True
         _forget(self)
         try:
-            self.flush()
+            # The last points and the final status land together, in one transaction.
+            with self.registry.db.write():
+                try:
+                    self.flush()
+                finally:
+                    if self._owned:
+                        self.registry.set_run_status(self.id, status, reason)
         finally:
-            if self._owned:
-                self.registry.set_run_status(self.id, status, reason)
             if self._close_registry:
                 self.registry.close()
 
@@ -368,7 +380,7 @@ def start_run(
     )
     if on_start is not None:
         on_start(reg, created.id)
-    run = ActiveRun(reg, created.id, owned=True, close_registry=close)
+    run = ActiveRun(reg, created.id, owned=True, close_registry=close, run=created)
     _register(run)
     return run
 

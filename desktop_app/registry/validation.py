@@ -34,6 +34,8 @@ def check_key(key: object, what: str) -> str:
 
 def check_metric_value(key: str, value: object) -> float:
     """A metric value: any real number, NaN and infinities included."""
+    if type(value) is float:  # the common case, without the slow ABC check below
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidValueError(
             f"Metric {key!r} must be a number, got {type(value).__name__}: {value!r:.60}"
@@ -43,6 +45,8 @@ def check_metric_value(key: str, value: object) -> float:
 
 def check_step(key: str, step: object) -> int:
     """A metric step: a whole number."""
+    if type(step) is int:
+        return step
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         raise InvalidValueError(f"Step of metric {key!r} must be an integer, got {step!r:.60}")
     return int(step)
