@@ -30,7 +30,8 @@ class GitUnavailableError(AppError):
     code = "GIT_UNAVAILABLE"
 
 
-def _git_module() -> Any:
+def git_module() -> Any:
+    """The GitPython module, imported on first use (quietly, even without a git binary)."""
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     import git
 
@@ -39,7 +40,7 @@ def _git_module() -> Any:
 
 def git_available() -> bool:
     """Whether a working ``git`` executable is on this machine."""
-    module = _git_module()
+    module = git_module()
     try:
         module.Git().version_info  # noqa: B018 - runs `git version`
     except (module.exc.GitCommandNotFound, module.exc.GitCommandError, OSError):
@@ -50,7 +51,7 @@ def git_available() -> bool:
 @contextmanager
 def open_repo(path: str | os.PathLike[str], *, search_parents: bool = True) -> Iterator[git.Repo]:
     """A ``Repo`` for the repository containing ``path``, closed when the block ends."""
-    module = _git_module()
+    module = git_module()
     if not git_available():
         raise GitUnavailableError(
             "Git is not installed or not on PATH, so no code snapshot can be taken.",
@@ -70,7 +71,7 @@ def git_bytes(
     repo: git.Repo, *args: str, env: dict[str, str] | None = None, **kwargs: Any
 ) -> bytes:
     """Run a git command in ``repo`` and return its raw standard output."""
-    module = _git_module()
+    module = git_module()
     try:
         output = repo.git.execute(
             ["git", *args],
