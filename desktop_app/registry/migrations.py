@@ -175,6 +175,12 @@ ALTER TABLE runs ADD COLUMN code_info TEXT NOT NULL DEFAULT '{}'
 """
 
 
+# The default newest-first order of every runs list, read straight from an index.
+_V4_RECENCY_INDEX = """
+CREATE INDEX runs_by_recency ON runs(coalesce(start_time, created_at) DESC, id)
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         for statement in sql.split(";"):
@@ -189,6 +195,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(_V1_CORE),
     _script(_V2_ASSETS),
     _script(_V3_CODE_INFO),
+    _script(_V4_RECENCY_INDEX),
 ]
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -288,8 +288,13 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
         with_params: bool | Iterable[str] = True,
         with_tags: bool = True,
         with_metrics: bool | Iterable[str] = True,
+        skip_missing: bool = False,
     ) -> list[Run]:
-        """Several runs in the given order, with (optionally a subset of) their data."""
+        """Several runs in the given order, with (optionally a subset of) their data.
+
+        An id that is not there raises NotFoundError, or is left out with ``skip_missing``
+        (a list read while another process purges runs).
+        """
         if not run_ids:
             return []
         with self.db.read() as conn:
@@ -336,9 +341,9 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
                 metrics=metrics.get(run_id, {}),
             )
         missing = [r for r in run_ids if r not in by_id]
-        if missing:
+        if missing and not skip_missing:
             raise NotFoundError(f"No run {missing[0]!r}.")
-        return [by_id[r] for r in run_ids]
+        return [by_id[r] for r in run_ids if r in by_id]
 
     def set_run_status(
         self, run_id: str, status: RunStatus, reason: str = "", *, end_time: float | None = None
