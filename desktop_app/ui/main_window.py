@@ -260,9 +260,9 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([190, 820, 350])
+        self.splitter.setSizes([180, 720, 480])
         self.experiments_panel.setMinimumWidth(140)
-        self.detail_panel.setMinimumWidth(240)
+        self.detail_panel.setMinimumWidth(320)
 
         body = QWidget()
         layout = QHBoxLayout(body)

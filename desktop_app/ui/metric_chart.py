@@ -28,6 +28,9 @@ def format_value(value: float, digits: int = 6) -> str:
     return f"{value:.{digits}g}"
 
 
+SYMBOL_LIMIT = 40
+
+
 class MetricChart(QFrame):
     """A titled pyqtgraph plot of one metric whose curves are built once and fed new arrays."""
 
@@ -130,7 +133,16 @@ class MetricChart(QFrame):
             # Infinite values would blow up the auto-range; draw them as gaps instead.
             values = np.where(np.isinf(values), np.nan, values)
         self._keep_range_sane(curve, steps)
-        curve.setData(steps, values)
+        # Few points are hard to see as a thin line: mark each one.
+        few = len(steps) <= SYMBOL_LIMIT
+        curve.setData(
+            steps,
+            values,
+            symbol="o" if few else None,
+            symbolSize=5,
+            symbolPen=None,
+            symbolBrush=curve.opts["pen"].color(),
+        )
         return curve
 
     def remove_series(self, name: str) -> None:

@@ -748,9 +748,11 @@ class MetricsTab(QWidget):
         )
         self.table, self.proxy = make_table(self.model)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, 5):
+        # Every column as wide as its text (metric names are never elided); the table
+        # scrolls sideways when the pane is narrow.
+        for column in range(5):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self.table.clicked.connect(self._on_table_clicked)
         self.chart_scroll = ChartScroll()
         self.charts: dict[str, MetricChart] = {}
@@ -788,11 +790,14 @@ class MetricsTab(QWidget):
         sync_rows(self.model, rows)
         self.splitter.setVisible(bool(summaries))
         self.empty_label.setVisible(not summaries)
-        self._sync_charts(summaries)
+        # A single value is fully said by the table; only series get a chart.
+        charted = {key: s for key, s in summaries.items() if s.count >= 2}
+        self._sync_charts(charted)
+        self.chart_scroll.setVisible(bool(charted))
         if len(summaries) != self._sized_for:
             self._sized_for = len(summaries)
             self._size_table(len(summaries))
-        return [key for key, s in summaries.items() if self.loaded_counts.get(key) != s.count]
+        return [key for key, s in charted.items() if self.loaded_counts.get(key) != s.count]
 
     def apply_series(self, series: MetricSeries) -> None:
         """Feed one metric's full history to its chart's curve."""
