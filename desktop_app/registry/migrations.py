@@ -181,6 +181,14 @@ CREATE INDEX runs_by_recency ON runs(coalesce(start_time, created_at) DESC, id)
 """
 
 
+# Ordering by a metric's min or max walks these, as ordering by its last value walks
+# metric_summary_by_key_last.
+_V5_AGGREGATE_INDEXES = """
+CREATE INDEX metric_summary_by_key_min ON metric_summary(key, min);
+CREATE INDEX metric_summary_by_key_max ON metric_summary(key, max)
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         for statement in sql.split(";"):
@@ -196,6 +204,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(_V2_ASSETS),
     _script(_V3_CODE_INFO),
     _script(_V4_RECENCY_INDEX),
+    _script(_V5_AGGREGATE_INDEXES),
 ]
 LATEST_VERSION = len(MIGRATIONS)
 
