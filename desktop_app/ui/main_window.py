@@ -39,6 +39,7 @@ from desktop_app.ui.filter_bar import ERROR_STYLE, FilterBar
 from desktop_app.ui.runs_model import ColumnChooserDialog, RunsTableModel
 from desktop_app.ui.watcher import RegistryWatcher
 from desktop_app.ui.workers import Task, TaskControl, start_task
+from desktop_app.ui.workspace_actions import WorkspaceActions
 
 ENV_NO_DEMO = "MODELDESK_NO_DEMO"
 UNDO_SECONDS = 15
@@ -345,6 +346,12 @@ class MainWindow(QMainWindow):
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.action_columns)
         view_menu.addAction(self.action_refresh)
+        run_menu = menu.addMenu("&Run")
+        self.workspace_actions = WorkspaceActions(self, self.registry, self.selected_run_ids)
+        self.workspace_actions.install(file_menu, run_menu)
+        self.workspace_actions.sig_message.connect(
+            lambda text: self.statusBar().showMessage(text, 8000)
+        )
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.action_about)
 
@@ -963,6 +970,7 @@ class MainWindow(QMainWindow):
             self._select_row(index.row())
         menu = QMenu(self)
         menu.addAction(self.action_copy_id)
+        menu.addAction(self.workspace_actions.action_compare)
         menu.addSeparator()
         menu.addAction(self.action_restore if self.in_trash() else self.action_delete)
         menu.addSeparator()
