@@ -17,7 +17,14 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.benchmarks import bench_cli, bench_gui, bench_history, bench_logging, bench_search
+from tests.benchmarks import (
+    bench_cli,
+    bench_gui,
+    bench_history,
+    bench_logging,
+    bench_search,
+    bench_snapshot,
+)
 from tests.benchmarks.bench_common import (
     Context,
     MlflowError,
@@ -34,6 +41,7 @@ WORKLOADS: list[tuple[str, str, str]] = [
     ("history", "3", "Fetch one metric series of 100,000 steps"),
     ("cli", "4", "`modeldesk runs list` on a 100,000-run registry (whole process)"),
     ("gui", "5", "Open the window on a 100,000-run registry: first rows shown"),
+    ("snapshot", "6", "Code snapshot of a 5,000-file, 50 MB Git repository"),
 ]
 
 
@@ -61,7 +69,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME",
-        help="run only this workload (logging, search, history, cli, gui or 1–5); "
+        help="run only this workload (logging, search, history, cli, gui, snapshot or 1–6); "
         "may be given several times",
     )
     parser.add_argument(
@@ -128,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "history": lambda: bench_history.run(ctx, mlflow_version),
         "cli": lambda: bench_cli.run(ctx),
         "gui": lambda: bench_gui.run(ctx),
+        "snapshot": lambda: bench_snapshot.run(ctx),
     }
     results: list[Result] = []
     for name, key, title in WORKLOADS:
