@@ -32,10 +32,11 @@ from PySide6.QtWidgets import (
 
 from desktop_app import __version__
 from desktop_app.errors import AppError, QuerySyntaxError
-from desktop_app.registry import Registry, open_registry
+from desktop_app.registry import PurgeReport, Registry, open_registry
 from desktop_app.ui import errors_hook, settings, workers
 from desktop_app.ui.experiments_panel import ExperimentsPanel
 from desktop_app.ui.filter_bar import ERROR_STYLE, FilterBar
+from desktop_app.ui.formatting import human_size
 from desktop_app.ui.runs_model import ColumnChooserDialog, RunsTableModel
 from desktop_app.ui.watcher import RegistryWatcher
 from desktop_app.ui.workers import Task, TaskControl, start_task
@@ -327,6 +328,10 @@ class MainWindow(QMainWindow):
             "&Refresh", self.refresh, [key(key.StandardKey.Refresh), key("Ctrl+R")],
             sp.SP_BrowserReload, "Read the registry again (F5)",
         )  # fmt: skip
+        self.action_empty_trash = self._action(
+            "&Empty Trash…", self.empty_trash, None, sp.SP_TrashIcon,
+            "Erase the runs and experiments in the trash for good",
+        )  # fmt: skip
         self.action_about = self._action("&About ModelDesk", self.show_about)
         self.action_about.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -340,6 +345,7 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         edit_menu.addAction(self.action_delete)
         edit_menu.addAction(self.action_restore)
+        edit_menu.addAction(self.action_empty_trash)
         edit_menu.addSeparator()
         edit_menu.addAction(self.action_select_all)
         edit_menu.addAction(self.action_focus_filter)
@@ -794,6 +800,50 @@ class MainWindow(QMainWindow):
                 on_returned=lambda n: self._after_restore(n, undo=True),
                 on_errored=self.show_error_or_raise,
             ),
+        )
+        self.on_registry_changed()
+
+    def empty_trash(self) -> None:
+        """Erase everything in the trash for good, after asking, and say how much was freed."""
+        from desktop_app.versioning.run_code import purge_runs
+
+        def ask(counts: tuple[int, int]) -> None:
+            runs, experiments = counts
+            if not runs and not experiments:
+                self.statusBar().showMessage("The trash is empty.", 4000)
+                return
+            what = _plural(runs, "run")
+            if experiments:
+                what += f" and {_plural(experiments, 'experiment')}"
+            text = (
+                f"Erase {what} in the trash for good? Their metrics, artifacts no other run "
+                "uses, and code snapshots are deleted. This cannot be undone."
+            )
+            if not confirm(self, "Empty Trash", text, "Empty Trash"):
+                return
+            start_task(
+                purge_runs,
+                self.registry,
+                on_returned=self._after_purge,
+                on_errored=self.show_error_or_raise,
+            )
+
+        start_task(
+            lambda: (
+                self.registry.count_runs(trash=True),
+                len(self.registry.list_experiments("deleted")),
+            ),
+            on_returned=ask,
+            on_errored=self.show_error_or_raise,
+        )
+
+    def _after_purge(self, report: PurgeReport) -> None:
+        self._hide_undo()
+        freed = human_size(report.bytes_freed)
+        self.statusBar().showMessage(
+            f"Erased {_plural(report.runs, 'run')}; removed "
+            f"{_plural(report.artifacts_removed, 'artifact file')}, freed {freed}.",
+            10_000,
         )
         self.on_registry_changed()
 

@@ -64,6 +64,8 @@ from desktop_app.ui.detail_workers import (
     load_snapshot,
     read_series,
 )
+from desktop_app.ui.formatting import format_duration, human_size
+from desktop_app.ui.formatting import format_full_time as format_time
 from desktop_app.ui.metric_chart import MetricChart, format_value
 
 EMPTY_TEXT = "Select a run to see its details"
@@ -81,40 +83,6 @@ TWO_COLUMN_MIN_WIDTH = 440
 
 
 # ---- formatting ------------------------------------------------------------------------------
-
-
-def human_size(size: int) -> str:
-    """A byte count for people: "812 B", "4.2 KB", "1.3 GB" (powers of 1024)."""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def format_time(timestamp: float | None) -> str:
-    """A Unix time as local date and time, or an em dash when unknown."""
-    if timestamp is None:
-        return "—"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
-
-
-def format_duration(seconds: float) -> str:
-    """A duration in its two largest units: "850 ms", "42 s", "3 min 12 s", "2 h 05 min"."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{seconds:.1f} s" if seconds < 10 else f"{secs} s"
 
 
 def reason_summary(reason: str) -> str:

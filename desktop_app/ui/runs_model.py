@@ -7,7 +7,6 @@ through ``canFetchMore``/``fetchMore``, so a registry of 100,000 runs opens as f
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -41,6 +40,12 @@ from PySide6.QtWidgets import (
 from desktop_app.registry import Registry, Run, RunStatus
 from desktop_app.registry.entities import METRIC_AGGREGATES
 from desktop_app.registry.query import Ref, format_ref
+from desktop_app.ui.formatting import (
+    format_duration,
+    format_full_time,
+    format_number,
+    format_time,
+)
 from desktop_app.ui.workers import Task, start_task
 
 PAGE_SIZE = 200
@@ -189,55 +194,6 @@ def _refresh_rows(
     limit = max(PAGE_SIZE, loaded) + grown
     runs = fetch_runs(registry, spec, 0, limit)
     return count, runs, len(runs) < limit
-
-
-def format_duration(seconds: float | None) -> str:
-    """``850 ms``, ``4.2 s``, ``3 m 12 s``, ``1 h 02 m``, ``2 d 3 h``."""
-    if seconds is None or math.isnan(seconds):
-        return ""
-    seconds = max(0.0, seconds)
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} m {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes:02d} m"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
-
-
-def format_time(stamp: float | None, now: float | None = None) -> str:
-    """A local start time, short when recent: ``today 14:22``, ``3 May 14:22``, ``2023-05-03``."""
-    if stamp is None:
-        return ""
-    moment = time.localtime(stamp)
-    today = time.localtime(now if now is not None else time.time())
-    if moment.tm_year == today.tm_year and moment.tm_yday == today.tm_yday:
-        return time.strftime("today %H:%M", moment)
-    if moment.tm_year == today.tm_year:
-        return f"{moment.tm_mday} {time.strftime('%b %H:%M', moment)}"
-    return time.strftime("%Y-%m-%d", moment)
-
-
-def format_full_time(stamp: float | None) -> str:
-    """A timestamp in local time with seconds, ``2024-05-03 14:22:05``."""
-    return "" if stamp is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
-
-
-def format_number(value: float | None) -> str:
-    """A metric value with four significant digits (``0.9312``, ``1.235e+05``)."""
-    if value is None:
-        return ""
-    if math.isnan(value):
-        return "NaN"
-    if value == 0 or 1e-4 <= abs(value) < 1e6:
-        text = f"{value:.4f}" if abs(value) < 1 else f"{value:.4g}"
-        return text
-    return f"{value:.4g}"
 
 
 class RunsTableModel(QAbstractTableModel):

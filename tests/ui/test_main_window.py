@@ -570,3 +570,28 @@ def test_sample_runs_for_the_preview(
     assert [e.name for e in window.experiments_panel.experiments()] == [
         "digits-sgd", "iris-forest", "wine-svm",
     ]  # fmt: skip
+
+
+def test_empty_trash_erases_runs_and_reports_the_space_freed(
+    qtbot: QtBot,
+    open_window: WindowFactory,
+    registry: Registry,
+    populate: Callable[..., list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    ids = populate(3)
+    blob = tmp_path / "weights.bin"
+    blob.write_bytes(b"w" * 4096)
+    registry.log_artifact(ids[0], blob)
+    registry.delete_runs([ids[0]])
+    asked: list[str] = []
+    monkeypatch.setattr(
+        main_window, "confirm", lambda _parent, _title, text, _action: asked.append(text) or True
+    )
+    window = open_window()
+    window.empty_trash()
+    qtbot.waitUntil(lambda: "Erased 1 run" in window.statusBar().currentMessage(), timeout=10_000)
+    assert "4.0 KB" in window.statusBar().currentMessage()
+    assert asked and "1 run" in asked[0]
+    assert registry.count_runs(trash=True) == 0 and registry.count_runs() == 2
