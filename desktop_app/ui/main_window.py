@@ -1021,6 +1021,7 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         menu.addAction(self.action_copy_id)
         menu.addAction(self.workspace_actions.action_compare)
+        menu.addAction(self.workspace_actions.action_register)
         menu.addSeparator()
         menu.addAction(self.action_restore if self.in_trash() else self.action_delete)
         menu.addSeparator()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QWidget
 
 from desktop_app.registry import Registry
 from desktop_app.ui import settings
@@ -42,6 +42,8 @@ class WorkspaceActions(QObject):
     """The current workspace folder changed: (path)."""
     sig_message = Signal(str)
     """A short message for the status bar: (text)."""
+    sig_registered = Signal(str)
+    """A model version was registered: (model name)."""
 
     def __init__(
         self,
@@ -65,6 +67,13 @@ class WorkspaceActions(QObject):
         self.action_compare = QAction("Compare &Code", window)
         self.action_compare.setStatusTip("Show how the code differs between two selected runs")
         self.action_compare.triggered.connect(lambda _checked=False: self.compare_selected())
+        self.action_register = QAction("Register &Model…", window)
+        self.action_register.setStatusTip("Register the selected run's model as a new version")
+        self.action_register.triggered.connect(lambda _checked=False: self.register_selected())
+        self.action_models = QAction("&Models", window)
+        self.action_models.setStatusTip("Registered models, their versions and history")
+        self.action_models.triggered.connect(lambda _checked=False: self.show_models())
+        self.models_window: QWidget | None = None
         if self.workspace:
             os.environ[ENV_WORKSPACE] = self.workspace
 
@@ -75,6 +84,9 @@ class WorkspaceActions(QObject):
         file_menu.insertMenu(first, self.recent_menu)
         file_menu.insertSeparator(first)
         run_menu.addAction(self.action_compare)
+        run_menu.addAction(self.action_register)
+        run_menu.addSeparator()
+        run_menu.addAction(self.action_models)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -135,6 +147,52 @@ class WorkspaceActions(QObject):
         os.environ[ENV_WORKSPACE] = self.workspace
         self.sig_workspace_changed.emit(self.workspace)
         self.sig_message.emit(f"Workspace: {self.workspace}")
+
+    def show_models(self) -> None:
+        """Open (or raise) the Models window."""
+        from desktop_app.ui.models_view import ModelsWindow
+
+        if self.models_window is None:
+            self.models_window = ModelsWindow(self._registry, self._window)
+        else:
+            self.models_window.reload()  # type: ignore[attr-defined]
+        self.models_window.show()
+        self.models_window.raise_()
+
+    def register_selected(self, name: str | None = None) -> None:
+        """Register the selected run's logged model under a name (asked if not given)."""
+        from desktop_app.versioning.model_history import register_model_version
+
+        ids = self._selected()
+        if len(ids) != 1:
+            self.sig_message.emit("Select one run to register its model.")
+            return
+        if name is None:
+            name, accepted = QInputDialog.getText(self._window, "Register model", "Model name:")
+            if not accepted or not name.strip():
+                return
+
+        def registered(result: tuple) -> None:
+            version, card = result
+            text = f"Registered {version.model_name} v{version.version}."
+            text += (
+                f" Model card committed ({card.commit[:10]})."
+                if card.commit
+                else f" No model card: {card.skipped_reason}."
+            )
+            self.sig_message.emit(text)
+            self.sig_registered.emit(version.model_name)
+            if self.models_window is not None:
+                self.models_window.reload()  # type: ignore[attr-defined]
+
+        start_task(
+            register_model_version,
+            self._registry,
+            name.strip(),
+            ids[0],
+            on_returned=registered,
+            on_errored=lambda exc: self.sig_message.emit(str(exc)),
+        )
 
     def compare_selected(self) -> None:
         """Open the code comparison of the two selected runs."""

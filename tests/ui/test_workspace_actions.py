@@ -70,3 +70,41 @@ def test_compare_code_of_two_selected_runs(qtbot, registry: Registry, tmp_path: 
     text = dialog.diff_view.unified.toPlainText()
     assert "-DEPTH = 3" in text and "+DEPTH = 5" in text
     dialog.close()
+
+
+def test_register_from_the_window_and_see_the_card_history(
+    qtbot, registry: Registry, tmp_path: Path
+) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "A",
+        "GIT_AUTHOR_EMAIL": "a@x",
+        "GIT_COMMITTER_NAME": "A",
+        "GIT_COMMITTER_EMAIL": "a@x",
+    }
+    (project / "train.py").write_text("fit()\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "one"]):
+        subprocess.run(["git", *args], cwd=project, env=env, check=True)
+    X, y = load_iris(return_X_y=True)
+    with tracking.start_run(registry=registry, workspace=project) as run:
+        run.log_model(DecisionTreeClassifier(random_state=0).fit(X, y))
+    window = QWidget()
+    qtbot.addWidget(window)
+    actions = WorkspaceActions(window, registry, lambda: [run.id])
+    with qtbot.waitSignal(actions.sig_message, timeout=15_000) as message:
+        actions.register_selected("iris-tree")
+    assert message.args[0].startswith("Registered iris-tree v1. Model card committed")
+    actions.show_models()
+    models = actions.models_window
+    qtbot.waitUntil(lambda: models.history.rowCount() == 1, timeout=10_000)
+    assert models.versions.item(0, 0).text() == "v1"
+    assert models.history.item(0, 3).text() == "Model card: iris-tree v1"
+    models.resize(980, 420)
+    models.tabs.setCurrentIndex(1)
+    models.grab().save("/tmp/modeldesk_models_history.png")
+    models.close()
