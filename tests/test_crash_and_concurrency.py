@@ -117,3 +117,26 @@ def test_eight_processes_log_at_once_without_locks_or_lost_points(
             series = registry.get_metric_history(run_id, key)
             assert series.steps.tolist() == list(range(steps))
     assert registry.count_runs() == 8
+
+
+def test_reopening_a_registry_in_process_keeps_its_locks(tmp_path: Path) -> None:
+    # Closing a plain file handle on registry.db would drop this process's SQLite locks;
+    # another process could then checkpoint away the WAL still in use here.
+    folder = tmp_path / "reg"
+    first = Registry(folder)
+    run = first.create_run("x", status=RunStatus.QUEUED)
+    second = Registry(folder)
+    second.set_run_status(run.id, RunStatus.RUNNING)
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import sys\nfrom desktop_app.registry import Registry\n"
+        "reg = Registry(sys.argv[1])\n"
+        "for i in range(50):\n    reg.log_metric(sys.argv[2], 'm', float(i), step=i)\n"
+        "reg.close()\n"
+    )
+    subprocess.run([sys.executable, str(script), str(folder), run.id], check=True, timeout=60)
+    second.set_run_status(run.id, RunStatus.FINISHED)
+    second.close()
+    third = Registry(folder)
+    assert third.get_run(run.id).metrics["m"].count == 50
+    assert first.get_run(run.id).status == RunStatus.FINISHED

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 DB_FILENAME = "registry.db"
-SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 30.0
 
 
@@ -44,18 +43,13 @@ def _connect(db_path: Path) -> sqlite3.Connection:
 
 
 def check_identity(db_path: Path) -> int:
-    """Return the schema version of an existing file, or raise if it is not ours to open."""
-    try:
-        with open(db_path, "rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise RegistryError(f"Cannot read {db_path}: {exc.strerror}") from exc
-    if header and header != SQLITE_HEADER:
-        raise RegistryError(
-            f"{db_path} is not a ModelDesk registry (not a SQLite database); it was left untouched."
-        )
-    if not header:
-        return 0
+    """Return the schema version of an existing file, or raise if it is not ours to open.
+
+    The file is only read through SQLite, read-only: a plain ``open()``/``close()`` of a
+    database file would drop every POSIX lock this process holds on it (a close releases all
+    of a process's fcntl locks on the file), letting another process checkpoint away a WAL
+    that a connection here still uses. SQLite itself defers such closes.
+    """
     uri = f"{db_path.resolve().as_uri()}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True)
@@ -66,6 +60,11 @@ def check_identity(db_path: Path) -> int:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise RegistryError(
+                f"{db_path} is not a ModelDesk registry (not a SQLite database); "
+                "it was left untouched."
+            ) from exc
         raise RegistryError(
             f"{db_path} is not a readable SQLite database ({exc}); it was left untouched."
         ) from exc
