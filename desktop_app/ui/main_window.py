@@ -38,6 +38,7 @@ from desktop_app.ui.experiments_panel import ExperimentsPanel
 from desktop_app.ui.filter_bar import ERROR_STYLE, FilterBar
 from desktop_app.ui.formatting import human_size
 from desktop_app.ui.runs_model import ColumnChooserDialog, RunsTableModel
+from desktop_app.ui.training_actions import TrainingActions
 from desktop_app.ui.watcher import RegistryWatcher
 from desktop_app.ui.workers import Task, TaskControl, start_task
 from desktop_app.ui.workspace_actions import WorkspaceActions
@@ -355,6 +356,11 @@ class MainWindow(QMainWindow):
         run_menu = menu.addMenu("&Run")
         self.workspace_actions = WorkspaceActions(self, self.registry, self.selected_run_ids)
         self.workspace_actions.install(file_menu, run_menu)
+        self.training_actions = TrainingActions(
+            self, self.registry, lambda: self.workspace_actions.workspace, self.selected_run_ids
+        )
+        self.training_actions.install(run_menu)
+        self.training_actions.sig_run_ended.connect(lambda _run_id: self.on_registry_changed())
         self.workspace_actions.sig_message.connect(
             lambda text: self.statusBar().showMessage(text, 8000)
         )
@@ -1022,6 +1028,7 @@ class MainWindow(QMainWindow):
         menu.addAction(self.action_copy_id)
         menu.addAction(self.workspace_actions.action_compare)
         menu.addAction(self.workspace_actions.action_register)
+        menu.addAction(self.training_actions.action_rerun)
         menu.addSeparator()
         menu.addAction(self.action_restore if self.in_trash() else self.action_delete)
         menu.addSeparator()
@@ -1096,6 +1103,9 @@ class MainWindow(QMainWindow):
     # ---- closing -----------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed and not self.training_actions.confirm_quit():
+            event.ignore()
+            return
         if not self._closed:
             self._closed = True
             self._save_window_state()
@@ -1106,6 +1116,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop timers and wait for this window's background work (called on close)."""
         self.watcher.stop()
+        self.training_actions.shutdown()
         self.runs_model.stop()
         self.experiments_panel.stop()
         self.filter_bar.stop()

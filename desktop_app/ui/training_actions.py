@@ -1,0 +1,133 @@
+"""Training in the main window: Run > New Training Job…, the queue dock, and the question
+asked when quitting with jobs in flight."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox
+
+from desktop_app.registry import Registry
+from desktop_app.ui.workers import start_task
+
+if TYPE_CHECKING:
+    from desktop_app.ui.training_panel import TrainingPanel
+
+CANCEL, LEAVE, STAY = "cancel", "leave", "stay"
+
+
+def ask_about_running_jobs(window: QMainWindow) -> str:
+    """Ask what to do with jobs still running: cancel them, leave them running, or stay."""
+    box = QMessageBox(window)
+    box.setWindowTitle("Training jobs are running")
+    box.setText("Training jobs are still waiting or running.")
+    box.setInformativeText(
+        "Cancel them, or leave the running ones to finish on their own (their results still "
+        "land in the registry; waiting jobs stay queued for next time)?"
+    )
+    cancel = box.addButton("Cancel Jobs and Quit", QMessageBox.ButtonRole.DestructiveRole)
+    leave = box.addButton("Leave Running and Quit", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Don't Quit", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    clicked = box.clickedButton()
+    return CANCEL if clicked is cancel else LEAVE if clicked is leave else STAY
+
+
+class TrainingActions(QObject):
+    """The training entries of the Run menu and the queue dock of one main window."""
+
+    sig_run_ended = Signal(str)
+    """A training run ended: (run id)."""
+
+    def __init__(
+        self,
+        window: QMainWindow,
+        registry: Registry,
+        workspace: Callable[[], str | None],
+        selected_run_ids: Callable[[], list[str]] = list,
+        *,
+        ask_on_quit: Callable[[QMainWindow], str] = ask_about_running_jobs,
+    ) -> None:
+        super().__init__(window)
+        self._window = window
+        self._registry = registry
+        self._workspace = workspace
+        self._selected = selected_run_ids
+        self._ask_on_quit = ask_on_quit
+        self.panel: TrainingPanel | None = None
+        self.dock: QDockWidget | None = None
+        self.action_new_job = QAction("New &Training Job…", window)
+        self.action_new_job.setShortcut(QKeySequence("Ctrl+N"))
+        self.action_new_job.setStatusTip("Train a scikit-learn model on a data file")
+        self.action_new_job.triggered.connect(lambda _checked=False: self.new_job())
+        self.action_queue = QAction("Training &Queue", window)
+        self.action_queue.triggered.connect(lambda _checked=False: self.show_queue())
+        self.action_rerun = QAction("Re-&run", window)
+        self.action_rerun.setStatusTip("Train again from the selected runs' job records")
+        self.action_rerun.triggered.connect(lambda _checked=False: self.rerun_selected())
+
+    def install(self, run_menu: QMenu) -> None:
+        """Add the actions at the top of the Run menu."""
+        first = run_menu.actions()[0] if run_menu.actions() else None
+        run_menu.insertAction(first, self.action_new_job)
+        run_menu.insertAction(first, self.action_queue)
+        run_menu.insertAction(first, self.action_rerun)
+        run_menu.insertSeparator(first)
+
+    def show_queue(self) -> TrainingPanel:
+        """Show the queue dock (created on first use, so start-up never loads training)."""
+        if self.panel is None:
+            from desktop_app.ui.training_panel import TrainingPanel
+
+            self.panel = TrainingPanel(self._registry)
+            self.panel.sig_new_job_requested.connect(self.new_job)
+            self.panel.sig_run_ended.connect(self.sig_run_ended)
+            self.dock = QDockWidget("Training", self._window)
+            self.dock.setObjectName("trainingDock")
+            self.dock.setWidget(self.panel)
+            self._window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        assert self.dock is not None
+        self.dock.show()
+        self.dock.raise_()
+        return self.panel
+
+    def new_job(self, job_file: Path | None = None) -> Any:
+        """Open the job form; a job it launches is queued and shown in the dock."""
+        from desktop_app.ui.job_form import JobForm
+
+        base = Path(self._workspace() or Path.cwd())
+        form = JobForm(self._window, base_dir=base)
+        if job_file is not None:
+            form.load_file(job_file)
+        form.sig_launch_requested.connect(lambda spec: self.show_queue().enqueue(spec))
+        form.setModal(False)
+        form.show()
+        self.last_form = form
+        return form
+
+    def rerun_selected(self) -> None:
+        """Queue a new run from each selected run's job record (runs the runner started)."""
+        from desktop_app.training.queue import rerun
+
+        panel = self.show_queue()
+        for run_id in self._selected():
+            start_task(rerun, self._registry, run_id, on_returned=panel.submit)
+
+    def confirm_quit(self) -> bool:
+        """Before the window closes: settle running jobs; False means stay open."""
+        if self.panel is None or not self.panel.busy():
+            return True
+        choice = self._ask_on_quit(self._window)
+        if choice == STAY:
+            return False
+        self.panel.shutdown(cancel=choice == CANCEL)
+        return True
+
+    def shutdown(self) -> None:
+        """Stop the queue's polling thread (jobs were settled by ``confirm_quit``)."""
+        if self.panel is not None:
+            self.panel.shutdown(cancel=False)
