@@ -153,6 +153,8 @@ class JobForm(QDialog):
     """The user asked to run this job: (JobSpec)."""
     sig_checked = Signal(list)
     """Validation finished: (list of problems, empty when the job is fine)."""
+    sig_sweep_requested = Signal(object, list)
+    """The user asked to sweep this job's hyperparameters: (JobSpec, hyperparameters)."""
 
     def __init__(self, parent: QWidget | None = None, *, base_dir: Path | None = None) -> None:
         super().__init__(parent)
@@ -235,6 +237,10 @@ class JobForm(QDialog):
         self.open_button = QPushButton("Open TOML…")
         self.save_button = QPushButton("Save TOML…")
         self.check_button = QPushButton("Check")
+        self.sweep_button = QPushButton("Sweep…")
+        self.sweep_button.setToolTip("Search hyperparameters: grid, random or Optuna")
+        self.sweep_button.clicked.connect(self._request_sweep)
+        self._hyperparam_list: list[Any] = []
         self.buttons = QDialogButtonBox()
         self.run_button = self.buttons.addButton("Run", QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
@@ -247,6 +253,7 @@ class JobForm(QDialog):
         bottom.addWidget(self.open_button)
         bottom.addWidget(self.save_button)
         bottom.addWidget(self.check_button)
+        bottom.addWidget(self.sweep_button)
         bottom.addStretch(1)
         bottom.addWidget(self.buttons)
 
@@ -414,6 +421,17 @@ class JobForm(QDialog):
         self.sig_checked.connect(go)
         self.check()
 
+    def _request_sweep(self) -> None:
+        """Check the job, then hand it to the sweep dialog with its hyperparameters."""
+
+        def go(problems: list[str]) -> None:
+            self.sig_checked.disconnect(go)
+            if not problems:
+                self.sig_sweep_requested.emit(self.spec(), self._hyperparam_list)
+
+        self.sig_checked.connect(go)
+        self.check()
+
     def _show_problems(self, problems: list[str]) -> None:
         if problems:
             self.problems.setText("\n".join(f"• {p}" for p in problems))
@@ -522,6 +540,7 @@ class JobForm(QDialog):
             k: v for k, v in self._extra_model_params.items() if k not in known
         }
         self.hyperparams.set_params(hyperparams, values)
+        self._hyperparam_list = hyperparams
 
     def _fill_metrics(self) -> None:
         task = self.task.currentText()

@@ -59,6 +59,7 @@ class TrainingActions(QObject):
         self._selected = selected_run_ids
         self._ask_on_quit = ask_on_quit
         self.panel: TrainingPanel | None = None
+        self.sweep_dialogs: list[Any] = []
         self.dock: QDockWidget | None = None
         self.action_new_job = QAction("New &Training Job…", window)
         self.action_new_job.setShortcut(QKeySequence("Ctrl+N"))
@@ -104,10 +105,21 @@ class TrainingActions(QObject):
         if job_file is not None:
             form.load_file(job_file)
         form.sig_launch_requested.connect(lambda spec: self.show_queue().enqueue(spec))
+        form.sig_sweep_requested.connect(self.open_sweep)
         form.setModal(False)
         form.show()
         self.last_form = form
         return form
+
+    def open_sweep(self, spec: Any, hyperparams: list[Any]) -> Any:
+        """Open the sweep dialog for a job; its trials show in the runs table as they land."""
+        from desktop_app.ui.sweep_dialog import SweepDialog
+
+        dialog = SweepDialog(self._registry, spec, hyperparams, self._window)
+        dialog.setModal(False)
+        dialog.show()
+        self.sweep_dialogs.append(dialog)
+        return dialog
 
     def rerun_selected(self) -> None:
         """Queue a new run from each selected run's job record (runs the runner started)."""
@@ -128,6 +140,8 @@ class TrainingActions(QObject):
         return True
 
     def shutdown(self) -> None:
-        """Stop the queue's polling thread (jobs were settled by ``confirm_quit``)."""
+        """Stop the queue's polling thread and any sweep (jobs were settled by ``confirm_quit``)."""
+        for dialog in self.sweep_dialogs:
+            dialog.stop()
         if self.panel is not None:
             self.panel.shutdown(cancel=False)
