@@ -264,3 +264,12 @@ def test_connections_of_finished_threads_are_closed(registry: Registry) -> None:
 def test_tags_of_a_missing_run_are_refused(registry: Registry) -> None:
     with pytest.raises(NotFoundError):
         registry.set_tags("0123456789abcdef", {"a": "b"})
+
+
+def test_a_run_running_again_has_no_end_time(registry: Registry) -> None:
+    run = registry.create_run("e")
+    registry.set_run_status(run.id, RunStatus.KILLED, "stopped")
+    assert registry.get_run(run.id).end_time is not None
+    registry.set_run_status(run.id, RunStatus.RUNNING)
+    resumed = registry.get_run(run.id)
+    assert resumed.end_time is None and resumed.duration is None

@@ -361,7 +361,8 @@ class Registry(ModelRegistryMixin, DatasetsMixin):
                 pid = os.getpid()
                 conn.execute(
                     "UPDATE runs SET status = ?, status_reason = ?, start_time = "
-                    "coalesce(start_time, ?), heartbeat = ?, pid = coalesce(pid, ?), "
+                    "coalesce(start_time, ?), end_time = NULL, heartbeat = ?, "
+                    "pid = coalesce(pid, ?), "
                     "pid_started = coalesce(pid_started, ?), host = ? WHERE id = ?",
                     (
                         str(status),
