@@ -1026,6 +1026,7 @@ class MainWindow(QMainWindow):
             self._select_row(index.row())
         menu = QMenu(self)
         menu.addAction(self.action_copy_id)
+        menu.addAction(self.workspace_actions.action_compare_runs)
         menu.addAction(self.workspace_actions.action_compare)
         menu.addAction(self.workspace_actions.action_register)
         menu.addAction(self.training_actions.action_rerun)

@@ -1162,6 +1162,9 @@ class RunDetailPanel(QWidget):
         self.tags_tab = TagsNoteTab()
         self.artifacts_tab = ArtifactsTab()
         self.code_tab = CodePanel()
+        from desktop_app.ui.compare import RunChartsWidget
+
+        self.charts_tab = RunChartsWidget(registry)
         self._code_shown_for: tuple[str, object] | None = None
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -1170,6 +1173,7 @@ class RunDetailPanel(QWidget):
         self.tabs.addTab(self.metrics_tab, "Metrics")
         self.tabs.addTab(self.tags_tab, "Tags && note")
         self.tabs.addTab(self.artifacts_tab, "Artifacts")
+        self.tabs.insertTab(3, self.charts_tab, "Charts")
         self.tabs.addTab(self.code_tab, "Code")
 
         content = QWidget()
@@ -1237,6 +1241,7 @@ class RunDetailPanel(QWidget):
 
     def shutdown(self, msecs: int = 10_000) -> bool:
         """Abandon pending work, wait for the panel's threads and delete exported copies."""
+        self.charts_tab.shutdown()
         done = self._workers.wait(msecs)
         if self._export_root is not None:
             shutil.rmtree(self._export_root, ignore_errors=True)
@@ -1303,6 +1308,11 @@ class RunDetailPanel(QWidget):
         self.params_tab.update_params(run.params)
         self.tags_tab.update_run(run)
         self.artifacts_tab.update_artifacts(snapshot.artifacts)
+        if self.charts_tab.property("run_id") != run.id:
+            self.charts_tab.setProperty("run_id", run.id)
+            self.charts_tab.show_run(run.id)
+        else:
+            self.charts_tab.refresh()
         # Git work only when the run's code record changed, not on every live refresh.
         code_key = (run.id, run.git.get("snapshot") or run.git.get("info"))
         if code_key != self._code_shown_for:
@@ -1332,6 +1342,8 @@ class RunDetailPanel(QWidget):
     def _show_empty(self, text: str) -> None:
         self._code_shown_for = None
         self.code_tab.show_run(None)
+        self.charts_tab.setProperty("run_id", None)
+        self.charts_tab.show_run(None)
         self.empty_label.setText(text)
         self.stack.setCurrentIndex(0)
         self.metrics_tab.reset()
@@ -1339,9 +1351,12 @@ class RunDetailPanel(QWidget):
     def _update_tab_titles(self) -> None:
         run = self.run
         counts = {
-            1: ("Params", len(run.params) if run else 0),
-            2: ("Metrics", len(run.metrics) if run else 0),
-            4: ("Artifacts", len(self.artifacts_tab.artifacts)),
+            self.tabs.indexOf(self.params_tab): ("Params", len(run.params) if run else 0),
+            self.tabs.indexOf(self.metrics_tab): ("Metrics", len(run.metrics) if run else 0),
+            self.tabs.indexOf(self.artifacts_tab): (
+                "Artifacts",
+                len(self.artifacts_tab.artifacts),
+            ),
         }
         for index, (title, count) in counts.items():
             self.tabs.setTabText(index, f"{title} ({count})" if count else title)

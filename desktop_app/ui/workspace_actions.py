@@ -64,6 +64,12 @@ class WorkspaceActions(QObject):
         self.action_open.triggered.connect(lambda _checked=False: self.choose_workspace())
         self.recent_menu = QMenu("Recent Workspaces", window)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.action_compare_runs = QAction("&Compare Runs", window)
+        self.action_compare_runs.setShortcut("Ctrl+Shift+M")
+        self.action_compare_runs.setStatusTip(
+            "Curves, params, parallel coordinates, scatter, bars and evaluation of selected runs"
+        )
+        self.action_compare_runs.triggered.connect(lambda _checked=False: self.compare_runs())
         self.action_compare = QAction("Compare &Code", window)
         self.action_compare.setStatusTip("Show how the code differs between two selected runs")
         self.action_compare.triggered.connect(lambda _checked=False: self.compare_selected())
@@ -83,6 +89,7 @@ class WorkspaceActions(QObject):
         file_menu.insertAction(first, self.action_open)
         file_menu.insertMenu(first, self.recent_menu)
         file_menu.insertSeparator(first)
+        run_menu.addAction(self.action_compare_runs)
         run_menu.addAction(self.action_compare)
         run_menu.addAction(self.action_register)
         run_menu.addSeparator()
@@ -193,6 +200,16 @@ class WorkspaceActions(QObject):
             on_returned=registered,
             on_errored=lambda exc: self.sig_message.emit(str(exc)),
         )
+
+    def compare_runs(self) -> None:
+        """Open the comparison of the selected runs (any number of them)."""
+        from desktop_app.ui.compare import open_compare
+
+        ids = self._selected()
+        if not ids:
+            self.sig_message.emit("Select the runs to compare.")
+            return
+        self.compare_window = open_compare(self._registry, ids, self._window)
 
     def compare_selected(self) -> None:
         """Open the code comparison of the two selected runs."""

@@ -108,3 +108,19 @@ def test_register_from_the_window_and_see_the_card_history(
     models.tabs.setCurrentIndex(1)
     models.grab().save("/tmp/modeldesk_models_history.png")
     models.close()
+
+
+def test_compare_runs_opens_the_comparison_of_the_selection(qtbot, registry: Registry) -> None:
+    ids = []
+    for lr in (0.1, 0.01):
+        with tracking.start_run(registry=registry, params={"lr": lr}) as run:
+            for step in range(5):
+                run.log_metric("loss", lr * (5 - step), step)
+        ids.append(run.id)
+    window = QWidget()
+    qtbot.addWidget(window)
+    actions = WorkspaceActions(window, registry, lambda: ids)
+    actions.action_compare_runs.trigger()
+    compare = actions.compare_window
+    qtbot.waitUntil(lambda: sorted(compare.run_ids) == sorted(ids), timeout=10_000)
+    compare.close()
