@@ -25,8 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.registry import Registry
+from desktop_app.ui import settings
 from desktop_app.ui.workers import Task, start_task
 
+DASK_KEY = "training/dask_scheduler"
 _RANGE = re.compile(r"^\s*(-?[\d.eE+-]+)\s*\.\.\s*(-?[\d.eE+-]+)\s*(log)?\s*$")
 
 
@@ -102,6 +104,12 @@ class SweepDialog(QDialog):
         self.minutes.setRange(0, 10_000)
         self.minutes.setValue(0)
         self.minutes.setSpecialValueText("no limit")
+        self.dask_address = QLineEdit(str(settings.load_json(DASK_KEY, "") or ""))
+        self.dask_address.setPlaceholderText("empty: this computer's cores")
+        self.dask_address.setToolTip(
+            "A Dask scheduler address such as tcp://10.0.0.5:8786 runs the trials on that "
+            "cluster; the registry and data must be reachable there at the same paths."
+        )
         self.space = QTableWidget(0, 3)
         self.space.setHorizontalHeaderLabels(["Hyperparameter", "Type", "Values to try"])
         self.space.horizontalHeader().setStretchLastSection(True)
@@ -140,6 +148,7 @@ class SweepDialog(QDialog):
         form.addRow("Direction", self.direction)
         form.addRow("Trials", self.trials)
         form.addRow("Time budget (minutes)", self.minutes)
+        form.addRow("Dask scheduler", self.dask_address)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.start_button)
@@ -203,6 +212,8 @@ class SweepDialog(QDialog):
         self.start_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.status.setText(f"Sweep {self.parent_id} running…")
+        address = self.dask_address.text().strip() or None
+        settings.save_json(DASK_KEY, address or "")
 
         def work(control: Any) -> Any:
             def on_event(event: Any) -> None:
@@ -210,7 +221,11 @@ class SweepDialog(QDialog):
 
             runner = resume_sweep if resume else run_sweep
             return runner(
-                self.registry, self.parent_id, should_stop=control.should_stop, on_event=on_event
+                self.registry,
+                self.parent_id,
+                should_stop=control.should_stop,
+                on_event=on_event,
+                dask_address=address,
             )
 
         self._task = start_task(

@@ -67,6 +67,9 @@ class TrainingActions(QObject):
         self.action_new_job.triggered.connect(lambda _checked=False: self.new_job())
         self.action_queue = QAction("Training &Queue", window)
         self.action_queue.triggered.connect(lambda _checked=False: self.show_queue())
+        self.action_resume_sweep = QAction("Resume &Sweep", window)
+        self.action_resume_sweep.setStatusTip("Carry the selected stopped sweep on to its budget")
+        self.action_resume_sweep.triggered.connect(lambda _checked=False: self.resume_sweep())
         self.action_rerun = QAction("Re-&run", window)
         self.action_rerun.setStatusTip("Train again from the selected runs' job records")
         self.action_rerun.triggered.connect(lambda _checked=False: self.rerun_selected())
@@ -77,6 +80,7 @@ class TrainingActions(QObject):
         run_menu.insertAction(first, self.action_new_job)
         run_menu.insertAction(first, self.action_queue)
         run_menu.insertAction(first, self.action_rerun)
+        run_menu.insertAction(first, self.action_resume_sweep)
         run_menu.insertSeparator(first)
 
     def show_queue(self) -> TrainingPanel:
@@ -118,6 +122,29 @@ class TrainingActions(QObject):
         dialog = SweepDialog(self._registry, spec, hyperparams, self._window)
         dialog.setModal(False)
         dialog.show()
+        self.sweep_dialogs.append(dialog)
+        return dialog
+
+    def resume_sweep(self) -> Any:
+        """Reopen the selected sweep parent run in the sweep dialog and continue it."""
+        from desktop_app.training.sweep import read_sweep
+        from desktop_app.ui.sweep_dialog import SweepDialog
+
+        ids = self._selected()
+        if len(ids) != 1:
+            return None
+        try:
+            spec = read_sweep(self._registry, ids[0])
+        except Exception as exc:  # not a sweep, or its record is damaged: say so
+            from desktop_app.ui.errors_hook import report_exception
+
+            report_exception(exc)
+            return None
+        dialog = SweepDialog(self._registry, spec.job, [], self._window)
+        dialog.method.setCurrentText(spec.method)
+        dialog.trials.setValue(spec.trial_budget() or 1)
+        dialog.show()
+        dialog.resume(ids[0])
         self.sweep_dialogs.append(dialog)
         return dialog
 

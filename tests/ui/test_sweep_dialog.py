@@ -69,3 +69,31 @@ def test_a_bad_space_is_reported_without_creating_runs(
     dialog.set_values("C", "1..10")
     dialog.start()
     assert "sweep" in dialog.status.text() and registry.count_runs() == 0
+
+
+def test_a_stopped_sweep_resumes_from_the_window(qtbot, registry: Registry, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QMainWindow
+
+    from desktop_app.training.sweep import parse_sweep, run_sweep, start_sweep
+    from desktop_app.ui.training_actions import TrainingActions
+
+    (tmp_path / "data.csv").write_text("x1,x2,label\n" + ROWS + "\n")
+    spec = parse_sweep(
+        '[data]\npath = "data.csv"\ntarget = "label"\n'
+        '[model]\nestimator = "RandomForestClassifier"\nparams = { random_state = 0 }\n'
+        '[split]\nkind = "holdout"\ntest_size = 0.3\nseed = 0\n'
+        '[sweep]\nmethod = "grid"\nmetric = "accuracy"\n[sweep.space]\nn_estimators = [2, 4]\n',
+        tmp_path,
+    )
+    parent = start_sweep(registry, spec)
+    stopped = run_sweep(registry, parent, should_stop=lambda: True)
+    assert stopped.status == RunStatus.KILLED
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    actions = TrainingActions(window, registry, lambda: None, lambda: [parent])
+    dialog = actions.resume_sweep()
+    with qtbot.waitSignal(dialog.sig_finished, timeout=180_000) as ended:
+        pass
+    assert ended.args[0].status == RunStatus.FINISHED
+    assert registry.get_run(parent).status == RunStatus.FINISHED
+    assert registry.count_runs(f'parent = "{parent}"') == 2
