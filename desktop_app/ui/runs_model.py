@@ -540,16 +540,15 @@ class RunsTableModel(QAbstractTableModel):
         kept_set = set(kept)
         target = [rid for rid in new_ids if rid in kept_set]
         if kept != target:
-            self.layoutAboutToBeChanged.emit(
-                [], QAbstractTableModel.LayoutChangeHint.VerticalSortHint
-            )
+            # PySide6's signal takes no arguments here (the hint overload is not exposed).
+            self.layoutAboutToBeChanged.emit()
             by_id = {run.id: run for run in self._runs}
             position = {rid: row for row, rid in enumerate(target)}
             before = self.persistentIndexList()
             self._runs = [by_id[rid] for rid in target]
             after = [self.index(position[kept[i.row()]], i.column()) for i in before]
             self.changePersistentIndexList(before, after)
-            self.layoutChanged.emit([], QAbstractTableModel.LayoutChangeHint.VerticalSortHint)
+            self.layoutChanged.emit()
         added = [row for row, rid in enumerate(new_ids) if rid not in kept_set]
         by_new_id = {run.id: run for run in runs}
         for first, last in _blocks(added):

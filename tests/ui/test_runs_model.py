@@ -209,3 +209,21 @@ def test_column_chooser_returns_checked_keys(qtbot: QtBot) -> None:
 )
 def test_format_duration(seconds: float | None, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_live_refresh_reorders_rows_when_a_sorted_metric_changes(
+    qtbot: QtBot, registry: Registry, populate: Callable[..., list[str]]
+) -> None:
+    populate(8)
+    model = loaded_model(qtbot, registry, metrics=[("f1", "last")])
+    column = [c.title for c in model.columns()].index("f1")
+    with qtbot.waitSignal(model.sig_loaded, timeout=10_000):
+        model.sort(column, Qt.SortOrder.DescendingOrder)
+    wait_idle(qtbot, model)
+    last = model.run_id_at(model.rowCount() - 1)
+    registry.log_batch(last, metrics=[("f1", 10.0, 1000, time.time())])
+    with qtbot.waitSignal(model.sig_refreshed, timeout=10_000):
+        model.refresh()
+    assert model.run_id_at(0) == last
+    assert model.rowCount() == 8
+    assert column_values(model, "f1")[0] == format_number(10.0)
