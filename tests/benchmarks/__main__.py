@@ -18,12 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.benchmarks import (
+    bench_charts,
     bench_cli,
     bench_gui,
     bench_history,
     bench_logging,
     bench_search,
     bench_snapshot,
+    bench_training,
 )
 from tests.benchmarks.bench_common import (
     Context,
@@ -42,6 +44,8 @@ WORKLOADS: list[tuple[str, str, str]] = [
     ("cli", "4", "`modeldesk runs list` on a 100,000-run registry (whole process)"),
     ("gui", "5", "Open the window on a 100,000-run registry: first rows shown"),
     ("snapshot", "6", "Code snapshot of a 5,000-file, 50 MB Git repository"),
+    ("training", "7", bench_training.TITLE),
+    ("charts", "C", "Charts: 20 runs × 100,000 points, pan/zoom, 1,000-run scatter"),
 ]
 
 
@@ -69,7 +73,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME",
-        help="run only this workload (logging, search, history, cli, gui, snapshot or 1–6); "
+        help="run only this workload (logging, search, history, cli, gui, snapshot, training, "
+        "charts, or 1–7, C); "
         "may be given several times",
     )
     parser.add_argument(
@@ -137,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "cli": lambda: bench_cli.run(ctx),
         "gui": lambda: bench_gui.run(ctx),
         "snapshot": lambda: bench_snapshot.run(ctx),
+        "training": lambda: bench_training.run(ctx),
+        "charts": lambda: bench_charts.run(ctx),
     }
     results: list[Result] = []
     for name, key, title in WORKLOADS:
