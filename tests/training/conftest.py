@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import psutil
 import pytest
+from child_processes import live_children
 
 from desktop_app.registry import Registry
 from desktop_app.registry.tracking import ActiveRun, start_run
@@ -177,22 +177,6 @@ def minimal_job_text() -> str:
 def recording_reporter() -> type[RecordingReporter]:
     """The reporter class, for fixtures that open their own runs."""
     return RecordingReporter
-
-
-def live_children() -> list[psutil.Process]:
-    """This process's descendants that still run, but multiprocessing's shared helper."""
-    found = []
-    for process in psutil.Process().children(recursive=True):
-        try:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                continue
-            # Started by Dask's LocalCluster; it lives as long as this process, by design.
-            if "multiprocessing.resource_tracker" in " ".join(process.cmdline()):
-                continue
-        except psutil.Error:
-            continue
-        found.append(process)
-    return found
 
 
 @pytest.fixture(autouse=True)

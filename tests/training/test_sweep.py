@@ -16,6 +16,7 @@ from typing import Any
 
 import psutil
 import pytest
+from child_processes import live_children
 
 from desktop_app.registry import Registry, Run, RunStatus
 from desktop_app.training.queue import QueueEvent, QueueEventKind
@@ -51,21 +52,6 @@ seed = 0
 [sweep.space]
 {space}
 """
-
-
-def live_children() -> list[psutil.Process]:
-    """This process's descendants that still run, but multiprocessing's shared helper."""
-    found = []
-    for process in psutil.Process().children(recursive=True):
-        try:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if "multiprocessing.resource_tracker" in " ".join(process.cmdline()):
-                continue
-        except psutil.Error:
-            continue
-        found.append(process)
-    return found
 
 
 def worker_processes() -> list[psutil.Process]:
