@@ -139,11 +139,17 @@ def register(cli: click.Group, runs: click.Group) -> None:
 
     @cli.command(name="worker", hidden=True)
     @click.option("--registry", "registry_path", required=True, help="The registry folder.")
-    @click.option("--run", "run_id", required=True, help="The id of the queued run.")
-    def worker_command(registry_path: str, run_id: str) -> None:
+    @click.option("--run", "run_id", help="The id of the queued run.")
+    @click.option("--standby", is_flag=True, help="Import first, then read the run id from stdin.")
+    def worker_command(registry_path: str, run_id: str | None, standby: bool) -> None:
         """Run one queued run in this process (started by the job queue)."""
+        from desktop_app.cli import fail
         from desktop_app.training import worker
 
+        if standby:
+            raise click.exceptions.Exit(worker.standby(registry_path))
+        if not run_id:
+            fail("Give --run RUN_ID, or --standby.", 2)
         raise click.exceptions.Exit(worker.main(registry_path, run_id))
 
     @cli.command(

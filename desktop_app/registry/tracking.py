@@ -33,6 +33,7 @@ ENV_RUN_ID = "MODELDESK_RUN_ID"
 ENV_EXPERIMENT = "MODELDESK_EXPERIMENT"
 FLUSH_EVERY_POINTS = 5000
 FLUSH_EVERY_S = 1.0
+_FIRST_FLUSH_DELAY_S = 0.02
 _TERMINATED_EXIT_CODE = 128 + signal.SIGTERM
 
 
@@ -64,6 +65,9 @@ class ActiveRun:
         self._params: dict[str, str] = dict(run.params)
         self.ended = False
         self.last_flush_error: BaseException | None = None
+        # The first point is written at once so a watcher sees the run come alive; later ones
+        # are batched (every FLUSH_EVERY_S) to keep logging cheap.
+        self._first_point_sent = False
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.id} {self.name!r} in {self.experiment!r}>"
@@ -88,8 +92,12 @@ class ActiveRun:
                 (key, number, step, time.time() if timestamp is None else timestamp)
             )
             full = len(self._buffer) >= FLUSH_EVERY_POINTS
+            first = not self._first_point_sent
+            self._first_point_sent = True
         if full:
             self.flush()
+        elif first:
+            _state.wake.set()
 
     def log_metrics(
         self, metrics: Mapping[str, float], step: int | None = None, timestamp: float | None = None
@@ -244,7 +252,9 @@ _state = _ProcessState()
 def _flusher_loop() -> None:
     last_beat = time.monotonic()
     while True:
-        _state.wake.wait(FLUSH_EVERY_S)
+        if _state.wake.wait(FLUSH_EVERY_S):
+            # Woken by a run's first point: let the rest of that step's values join it.
+            time.sleep(_FIRST_FLUSH_DELAY_S)
         _state.wake.clear()
         with _state.lock:
             runs = [run for run in _state.all if not run.ended]

@@ -27,6 +27,14 @@ def worker_command(registry_root: Path, run_id: str) -> list[str]:
     return [sys.executable, "-m", "desktop_app", *tail]
 
 
+def standby_worker_command(registry_root: Path) -> list[str]:
+    """The argv that starts a warm spare worker, which reads its run id from stdin later."""
+    tail = ["worker", "--registry", str(registry_root), "--standby"]
+    if is_frozen():
+        return [sys.executable, *tail]
+    return [sys.executable, "-m", "desktop_app", *tail]
+
+
 def script_command(script: Path, args: tuple[str, ...] = ()) -> list[str]:
     """The argv that runs a user's Python script with this interpreter (unbuffered)."""
     if is_frozen():

@@ -85,6 +85,14 @@ class TrainingActions(QObject):
 
     def show_queue(self) -> TrainingPanel:
         """Show the queue dock (created on first use, so start-up never loads training)."""
+        panel = self.prepare_queue()
+        assert self.dock is not None
+        self.dock.show()
+        self.dock.raise_()
+        return panel
+
+    def prepare_queue(self) -> TrainingPanel:
+        """Create the queue (and its hidden dock) if needed; its spare worker starts warming."""
         if self.panel is None:
             from desktop_app.ui.training_panel import TrainingPanel
 
@@ -95,9 +103,7 @@ class TrainingActions(QObject):
             self.dock.setObjectName("trainingDock")
             self.dock.setWidget(self.panel)
             self._window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
-        assert self.dock is not None
-        self.dock.show()
-        self.dock.raise_()
+            self.dock.hide()
         return self.panel
 
     def new_job(self, job_file: Path | None = None) -> Any:
@@ -105,6 +111,7 @@ class TrainingActions(QObject):
         from desktop_app.ui.job_form import JobForm
 
         base = Path(self._workspace() or Path.cwd())
+        self.prepare_queue()  # a worker warms up while the user fills in the form
         form = JobForm(self._window, base_dir=base)
         if job_file is not None:
             form.load_file(job_file)

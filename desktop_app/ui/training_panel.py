@@ -38,11 +38,14 @@ class QueueDriver(QObject):
     sig_events = Signal(list)
     """Events since the last poll: (list of QueueEvent), delivered in the GUI thread."""
 
-    def __init__(self, registry: Registry, max_workers: int | None = None) -> None:
+    def __init__(
+        self, registry: Registry, max_workers: int | None = None, *, warm_workers: int = 1
+    ) -> None:
         super().__init__()
         from desktop_app.training.queue import JobQueue
 
-        self.queue = JobQueue(registry, max_workers)
+        # One spare worker with scikit-learn already imported makes "Run" start in a blink.
+        self.queue = JobQueue(registry, max_workers, warm_workers=warm_workers)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="modeldesk-queue", daemon=True)
         self._thread.start()

@@ -21,7 +21,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,18 +63,6 @@ _WORKER_IMPORTS = (
     "desktop_app.training.data, desktop_app.training.evaluation, desktop_app.training.pipeline, "
     "sklearn.base, sklearn.linear_model, pandas"
 )
-# A pre-started worker that has done those imports, then runs one run like the real one does.
-_WARM_WORKER = f"""\
-import sys
-import {_WORKER_IMPORTS}
-from desktop_app.training import worker
-print("READY", flush=True)
-registry = sys.stdin.readline().rstrip("\\n")
-run_id = sys.stdin.readline().strip()
-sys.exit(worker.main(registry, run_id))
-"""
-
-
 # ---- the project: data, job specs, registries --------------------------------------------
 
 
@@ -207,70 +194,30 @@ def _timed_run(registry: Registry, queue: JobQueue, spec: JobSpec, mode: str) ->
     return trace
 
 
-def _warm_run(registry: Registry, spec: JobSpec) -> _Trace:
-    """A pre-started worker that imported the training modules beforehand runs one job."""
-    from desktop_app.training import launch
-    from desktop_app.training.queue import enqueue_job
+def _spare_is_warm(pid: int) -> bool:
+    """Whether a spare worker is done importing: it sits idle, blocked on its stdin."""
+    import psutil
 
-    process = subprocess.Popen(
-        [sys.executable, "-c", _WARM_WORKER],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=launch.worker_environment(),
-        cwd=ROOT,
-        **launch.new_session_options(),
-    )
-    assert process.stdin and process.stdout and process.stderr
-    lines: list[tuple[float, str]] = []
-    ready = threading.Event()
-    errors: list[str] = []
+    try:
+        process = psutil.Process(pid)
+        before = sum(process.cpu_times()[:2])
+        time.sleep(0.2)
+        return sum(process.cpu_times()[:2]) - before < 0.005
+    except psutil.Error:
+        return False
 
-    def read_out() -> None:
-        assert process.stdout is not None
-        for raw in process.stdout:
-            line = raw.decode("utf-8", "replace").rstrip()
-            if line == "READY":
-                ready.set()
-            else:
-                lines.append((time.perf_counter(), line))
 
-    def read_err() -> None:
-        assert process.stderr is not None
-        errors.extend(raw.decode("utf-8", "replace").rstrip() for raw in process.stderr)
-
-    readers = [threading.Thread(target=f, daemon=True) for f in (read_out, read_err)]
-    for thread in readers:
-        thread.start()
+def _wait_for_warm_spare(queue: JobQueue) -> None:
+    """Poll the queue until its spare worker has done its imports (and settled)."""
     deadline = time.perf_counter() + 120
-    while not ready.wait(0.05):
-        if process.poll() is not None or time.perf_counter() > deadline:
-            process.kill()
-            raise RuntimeError("the warm worker did not get ready: " + "\n".join(errors[-5:]))
-    time.sleep(0.2)  # let it settle into waiting on its stdin
-    t0 = time.perf_counter()
-    run_id = enqueue_job(registry, spec)
-    trace = _Trace(enqueued=time.perf_counter() - t0)
-    process.stdin.write(f"{registry.root}\n{run_id}\n".encode())
-    process.stdin.flush()
-    deadline = t0 + 300
-    while trace.metric is None or process.poll() is None:
-        if trace.metric is None and registry.get_metric_summaries(run_id):
-            trace.metric = time.perf_counter() - t0
+    while True:
+        queue.poll()
+        spares = queue.spares()
+        if spares and _spare_is_warm(spares[0]):
+            break
         if time.perf_counter() > deadline:
-            process.kill()
-            raise RuntimeError("the warm worker did not finish within 300 s")
-        time.sleep(_POLL_S)
-    for thread in readers:
-        thread.join(timeout=5)
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"the warm worker exited with {process.returncode}: " + "\n".join(errors[-5:])
-        )
-    trace.first_line = next((t - t0 for t, _ in lines), None)
-    trace.progress = next((t - t0 for t, line in lines if line.startswith("PROGRESS ")), None)
-    trace.ended = time.perf_counter() - t0
-    return trace
+            raise RuntimeError("the queue's spare worker did not get warm within 120 s")
+        time.sleep(0.05)
 
 
 def _probe(code: str, times: int) -> float:
@@ -301,29 +248,39 @@ def _overhead(ctx: Context, project: Path) -> list[Result]:
         f"after one warm-up (load average {_load()})"
     )
     registry = _fresh_registry(ctx.bench_dir / "training-overhead")
-    queue = JobQueue(registry, max_workers=1)
+    cold_import = "sklearn" not in sys.modules
+    # The app's queue: one spare worker, started when the job form opens.
+    queue = JobQueue(registry, max_workers=1, warm_workers=1)
     try:
-        cold_import = "sklearn" not in sys.modules
         t0 = time.perf_counter()
         warmup_id = enqueue_job(registry, _spec(project, "overhead", 0))
         first_enqueue = time.perf_counter() - t0
         queue.submit(warmup_id)
         _follow(registry, queue, warmup_id, time.perf_counter())
-        by_enqueue: list[_Trace] = []
-        by_submit: list[_Trace] = []
+        warm: list[_Trace] = []
+        warm_submit: list[_Trace] = []
         for _ in range(repeats):
-            by_enqueue.append(_timed_run(registry, queue, _spec(project, "overhead", 1), "enqueue"))
-            by_submit.append(_timed_run(registry, queue, _spec(project, "overhead", 2), "submit"))
-        warm = [_warm_run(registry, _spec(project, "overhead", 3)) for _ in range(repeats)]
+            _wait_for_warm_spare(queue)
+            warm.append(_timed_run(registry, queue, _spec(project, "overhead", 1), "enqueue"))
+            _wait_for_warm_spare(queue)
+            warm_submit.append(_timed_run(registry, queue, _spec(project, "overhead", 2), "submit"))
     finally:
         queue.shutdown(cancel=True)
+    cold_queue = JobQueue(registry, max_workers=1)  # no spare: every worker starts cold
+    try:
+        cold = [
+            _timed_run(registry, cold_queue, _spec(project, "overhead", 3), "enqueue")
+            for _ in range(repeats)
+        ]
+    finally:
+        cold_queue.shutdown(cancel=True)
         registry.close()
 
     rows = []
     for label, traces in (
-        ("enqueue_job called (new job)", by_enqueue),
-        ("submit of a QUEUED run", by_submit),
-        ("enqueue_job, pre-started warm worker*", warm),
+        ("enqueue_job called (new job), warm spare — the app", warm),
+        ("submit of a QUEUED run, warm spare", warm_submit),
+        ("enqueue_job called, cold worker (no spare)", cold),
     ):
         rows.append(
             [
@@ -340,27 +297,24 @@ def _overhead(ctx: Context, project: Path) -> list[Result]:
             )
         )
     )
-    say(
-        "    * simulated: a process started beforehand that imported the training modules, then "
-        "runs worker.main() for the run; outside the queue"
-    )
     say("    (median, with min–max; the goal is judged on the registry column: < 500 ms)")
 
     steps = [
         ("enqueue_job returned: job validated (reads the CSV), QUEUED run + job.toml", "enqueued"),
-        ("worker spawned: the queue's STARTED event (Popen returned)", "started"),
-        ("worker's first line: Python up, its modules imported, run RUNNING", "first_line"),
-        ("first PROGRESS: code snapshot taken, scikit-learn imported", "progress"),
-        ("first metric in the registry: the buffered point flushed", "metric"),
+        ("worker handed the run: the queue's STARTED event", "started"),
+        ("worker's first line: registry open, run RUNNING", "first_line"),
+        ("first PROGRESS: code snapshot taken, job read, first fold fitted", "progress"),
+        ("first metric in the registry: written at once by the tracking API", "metric"),
     ]
-    step_rows = []
-    previous = 0.0
-    for label, name in steps:
-        at = _median(_values(by_enqueue, name))
-        step_rows.append([label, f"+{fmt_seconds(max(0.0, at - previous))}", fmt_seconds(at)])
-        previous = at
-    say("  where the time goes (medians of the enqueue_job runs, clock at the enqueue_job call):")
-    say(_indent(table(["step", "took", "at"], step_rows)))
+    for title, traces in (("warm spare", warm), ("cold worker", cold)):
+        step_rows = []
+        previous = 0.0
+        for label, name in steps:
+            at = _median(_values(traces, name))
+            step_rows.append([label, f"+{fmt_seconds(max(0.0, at - previous))}", fmt_seconds(at)])
+            previous = at
+        say(f"  where the time goes, {title} (medians; clock at the enqueue_job call):")
+        say(_indent(table(["step", "took", "at"], step_rows)))
 
     probes = 1 if ctx.quick else 3
     bare_s = _probe("pass", probes)
@@ -376,107 +330,71 @@ def _overhead(ctx: Context, project: Path) -> list[Result]:
             fmt_seconds(_probe("import desktop_app.versioning.run_code", probes)),
         ],
         ["import sklearn, pandas", fmt_seconds(_probe("import sklearn, pandas", probes))],
-        ["every import the worker does before its first metric", fmt_seconds(imports_s)],
+        ["every import a cold worker does before its first metric", fmt_seconds(imports_s)],
     ]
-    import pandas
-
-    t0 = time.perf_counter()
-    pandas.read_csv(project / "data.csv")
-    read_s = time.perf_counter() - t0
     snapshot_times = []
     for index in range(probes):
         t0 = time.perf_counter()
         take_snapshot(project, f"bench-probe-{index}")
         snapshot_times.append(time.perf_counter() - t0)
-    snapshot_s = snapshot_times[0]
-    probe_rows.append(
-        ["pandas.read_csv of the 300-row CSV (in this process, warm)", fmt_seconds(read_s)]
-    )
     probe_rows.append(
         [
             "code snapshot of the project repository (in this process, first call)",
-            fmt_seconds(snapshot_s),
+            fmt_seconds(snapshot_times[0]),
         ]
     )
-    if len(snapshot_times) > 1:
-        probe_rows.append(
-            [
-                "    the same again (Git's objects and GitPython's state reused)",
-                fmt_seconds(_median(snapshot_times[1:])),
-            ]
-        )
     say(
-        f"  the same pieces on their own (fresh processes, median of {probes}; each includes "
+        f"  the pieces a spare worker saves (fresh processes, median of {probes}; each includes "
         "the interpreter start):"
     )
     say(_indent(table(["piece", "wall time"], probe_rows)))
     if cold_import:
         say(
             f"    first enqueue_job in this process: {fmt_seconds(first_enqueue)} (it imports "
-            "scikit-learn to validate the job; the app pays this once per session, in a task "
-            "thread)"
+            "scikit-learn to validate the job; in the app the job form has already done so)"
         )
-    warm_line = _median(_values(warm, "first_line"))
-    warm_progress = _median(_values(warm, "progress"))
-    warm_metric = _median(_values(warm, "metric"))
-    say(
-        f"  warm worker: its first line at {fmt_seconds(warm_line)}, first PROGRESS at "
-        f"{fmt_seconds(warm_progress)} (between them: the code snapshot's git commands, reading "
-        f"the job, attaching the tracking API), first metric in the registry at "
-        f"{fmt_seconds(warm_metric)} (the tracking API writes buffered points every 1 s)"
-    )
     say(
         "  in the app the Training panel's QueueDriver polls the queue every 150 ms, which adds "
-        "up to 150 ms before the worker is spawned"
+        "up to 150 ms before the worker is handed the run; its spare starts when the job form "
+        "opens and is replaced after each run"
     )
 
-    enqueue_metric = _median(_values(by_enqueue, "metric"))
-    submit_metric = _median(_values(by_submit, "metric"))
-    enqueue_progress = _median(_values(by_enqueue, "progress"))
+    warm_metric = _median(_values(warm, "metric"))
+    warm_progress = _median(_values(warm, "progress"))
+    submit_metric = _median(_values(warm_submit, "metric"))
+    cold_metric = _median(_values(cold, "metric"))
     results = [
         Result(
             "7",
-            "Run → first metric (enqueue_job)",
-            fmt_seconds(enqueue_metric),
+            "Run → first metric (enqueue_job, warm spare)",
+            fmt_seconds(warm_metric),
             "< 500 ms",
-            verdict(enqueue_metric < OVERHEAD_GOAL_S),
+            verdict(warm_metric < OVERHEAD_GOAL_S),
             notes=[
-                f"Run → first metric {fmt_seconds(enqueue_metric)} (first PROGRESS event "
-                f"{fmt_seconds(enqueue_progress)}): worker imports ≈ {fmt_seconds(imports_s)} "
-                "and the 1 s metric flush dominate; a warm worker pool + an immediate first "
-                "flush would fix it"
+                f"Run → first metric {fmt_seconds(warm_metric)} (first PROGRESS "
+                f"{fmt_seconds(warm_progress)}) with the queue's warm spare worker; a cold "
+                f"worker takes {fmt_seconds(cold_metric)} (imports ≈ {fmt_seconds(imports_s)})"
             ],
         ),
         Result(
             "7",
-            "QUEUED run submit → first metric",
+            "QUEUED run submit → first metric (warm spare)",
             fmt_seconds(submit_metric),
             "< 500 ms",
             verdict(submit_metric < OVERHEAD_GOAL_S),
         ),
         Result(
             "7",
-            "Run → first PROGRESS, warm worker (simulated)",
-            f"{fmt_seconds(warm_progress)} (registry {fmt_seconds(warm_metric)})",
+            "Run → first metric, cold worker (no spare)",
+            fmt_seconds(cold_metric),
             "(info)",
             "INFO",
         ),
     ]
-    if enqueue_metric >= OVERHEAD_GOAL_S or submit_metric >= OVERHEAD_GOAL_S:
+    if warm_metric >= OVERHEAD_GOAL_S or submit_metric >= OVERHEAD_GOAL_S:
         say(
-            f"  MISS: {fmt_seconds(enqueue_metric)} from Run to the first metric in the registry "
-            f"({fmt_seconds(submit_metric)} from submit; goal < 500 ms). A cold worker starts "
-            f"Python and imports scikit-learn, pandas and GitPython before it logs anything "
-            f"(≈ {fmt_seconds(imports_s)} of imports on their own; the fit itself and reading "
-            f"the CSV take milliseconds); its first PROGRESS comes at "
-            f"{fmt_seconds(enqueue_progress)}, and the tracking API then holds the point for up "
-            f"to 1 s before writing it. Fixes: a pool of pre-started workers with those imports "
-            f"done (measured above: first PROGRESS at {fmt_seconds(warm_progress)}; the code "
-            f"snapshot, {fmt_seconds(snapshot_s)} the first time in a process, is most of what "
-            f"is left), and writing a "
-            f"run's first points (or every progress point) at once rather than on the 1 s "
-            f"timer, which would bring the registry figure ({fmt_seconds(warm_metric)} even "
-            f"warm) down to the PROGRESS one."
+            f"  MISS: {fmt_seconds(warm_metric)} from Run to the first metric in the registry "
+            f"with a warm spare ({fmt_seconds(submit_metric)} from submit; goal < 500 ms)."
         )
     return results
 

@@ -95,6 +95,10 @@ def test_run_from_the_window_cancel_and_quit(
     qtbot.addWidget(window)
     window.training_actions._ask_on_quit = lambda _window: CANCEL
     form = window.training_actions.new_job()
+    # While the user fills in the form, a spare worker imports scikit-learn, out of sight.
+    queue = window.training_actions.panel.driver.queue
+    qtbot.waitUntil(lambda: len(queue.spares()) == 1, timeout=10_000)
+    assert window.training_actions.dock.isHidden()
     form._base_dir = data_dir
     form.experiment.setText("penguins")
     form.data_path.setText("penguins.csv")
@@ -116,6 +120,7 @@ def test_run_from_the_window_cancel_and_quit(
         lambda: panel.status_text(run_id) in ("Finished", "Failed", "Killed"), timeout=120_000
     )
     assert panel.status_text(run_id) == "Finished", registry.get_run(run_id).status_reason
+    assert not window.training_actions.dock.isHidden()
     assert registry.get_run(run_id).status == RunStatus.FINISHED
     assert "accuracy" in registry.get_run(run_id).metrics
     assert panel.log.toPlainText().strip() != ""
@@ -146,3 +151,4 @@ def test_run_from_the_window_cancel_and_quit(
     qtbot.waitUntil(lambda: panel.status_text(slow_id) == "Running", timeout=30_000)
     window.close()
     assert registry.get_run(slow_id).status == RunStatus.KILLED
+    assert queue.spares() == []
