@@ -134,7 +134,8 @@ def register(cli: click.Group, runs: click.Group) -> None:
         if wait:
             run_and_report(registry, new_id)
             return
-        launch.start_detached(registry.root, new_id)
+        pid = launch.start_detached(registry.root, new_id)
+        registry.set_run_process(new_id, pid)  # so a worker that dies early is found
         click.echo(new_id)
 
     @cli.command(name="worker", hidden=True)

@@ -36,6 +36,7 @@ TAG_KIND = "job_kind"
 TAG_WORKSPACE = "job_workspace"
 TAG_FILE = "job_file"
 TAG_RERUN_OF = "rerun_of"
+TAG_QUEUED_BY = "queued_by"
 CANCEL_REASON = "cancelled by user"
 KILL_GRACE_S = 1.0
 # After a worker exits, wait this long for its pipes to close (a stray grandchild may hold them).
@@ -172,6 +173,61 @@ def _create_queued(
         registry.set_run_status(run.id, RunStatus.FAILED, f"The job could not be stored: {exc}")
         raise
     return run.id
+
+
+def orphaned_queued_runs(registry: Registry) -> list[str]:
+    """QUEUED job runs of this host that nothing will start any more, oldest first.
+
+    That is: the queue that held the run (its ``queued_by`` process) is gone, and so is the
+    worker recorded on it, if any — the app quit leaving jobs waiting "for next time", or
+    crashed. Sweep trials are left out: resuming the sweep deals with them.
+    """
+    from desktop_app.registry.liveness import pid_alive
+
+    rows = (
+        registry.db.connection()
+        .execute(
+            "SELECT r.id, r.host, r.pid, r.pid_started, owner.value FROM runs r "
+            "JOIN tags kind ON kind.run_id = r.id AND kind.key = ? "
+            "LEFT JOIN tags owner ON owner.run_id = r.id AND owner.key = ? "
+            "WHERE r.status = 'QUEUED' AND r.parent_id IS NULL AND r.lifecycle = 'active' "
+            "ORDER BY r.created_at",
+            (TAG_KIND, TAG_QUEUED_BY),
+        )
+        .fetchall()
+    )
+    orphans = []
+    for run_id, host, pid, pid_started, owner in rows:
+        owner_host, owner_pid, owner_started = _parse_owner(owner)
+        if owner_pid is None and pid is None:
+            continue  # queued by something that has not handed it to a queue yet
+        if owner_pid is not None and (
+            owner_host != registry.host or pid_alive(owner_pid, owner_started)
+        ):
+            continue
+        if pid is not None and (host != registry.host or pid_alive(pid, pid_started)):
+            continue
+        orphans.append(run_id)
+    return orphans
+
+
+def _owner_stamp(registry: Registry) -> str:
+    """``host/pid/start time`` of this process, as kept on the runs it queues."""
+    from desktop_app.registry.liveness import process_start_time
+
+    pid = os.getpid()
+    return f"{registry.host}/{pid}/{process_start_time(pid) or 0.0:.3f}"
+
+
+def _parse_owner(stamp: str | None) -> tuple[str, int | None, float | None]:
+    if not stamp:
+        return "", None, None
+    host, _, rest = stamp.rpartition("/")
+    host, _, pid = host.rpartition("/")
+    try:
+        return host, int(pid), float(rest) or None
+    except ValueError:
+        return "", None, None
 
 
 def cancel_run(registry: Registry, run_id: str, *, grace: float = KILL_GRACE_S) -> RunStatus:
@@ -319,6 +375,8 @@ class JobQueue:
                 raise ConflictError(f"Run {run.id} is already in the queue.")
             if run.status != RunStatus.QUEUED:
                 raise ConflictError(f"Run {run.id} is {run.status}, not QUEUED.")
+            # Who holds the run: a run whose queue is gone can be found and started again.
+            self.registry.set_tags(run.id, {TAG_QUEUED_BY: _owner_stamp(self.registry)})
             self._waiting.append(run.id)
 
     def move(self, run_id: str, position: int) -> None:

@@ -48,6 +48,7 @@ UNDO_SECONDS = 15
 DEFAULT_PARAM_COLUMNS = 4
 DEFAULT_METRIC_COLUMNS = 4
 KEYS_REFRESH_MS = 2000
+RESUME_JOBS_DELAY_MS = 1500
 _MIN_WIDTH, _MAX_WIDTH = 56, 320
 _FIXED_WIDTHS = {"status": 96, "start": 104, "duration": 84}
 
@@ -361,6 +362,8 @@ class MainWindow(QMainWindow):
         )
         self.training_actions.install(run_menu)
         self.training_actions.sig_run_ended.connect(lambda _run_id: self.on_registry_changed())
+        # After the first paint: jobs an earlier session left waiting start again.
+        QTimer.singleShot(RESUME_JOBS_DELAY_MS, self, self._resume_left_jobs)
         self.workspace_actions.sig_message.connect(
             lambda text: self.statusBar().showMessage(text, 8000)
         )
@@ -1102,6 +1105,14 @@ class MainWindow(QMainWindow):
         self._update_empty_state()
 
     # ---- closing -----------------------------------------------------------------------------
+
+    def _resume_left_jobs(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.training_actions.resume_left_jobs()
+        except AppError as exc:  # a registry that went read-only, say: tell, don't crash
+            self.statusBar().showMessage(f"Waiting jobs were not resumed: {exc.message}", 8000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed and not self.training_actions.confirm_quit():

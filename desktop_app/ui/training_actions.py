@@ -163,6 +163,24 @@ class TrainingActions(QObject):
         for run_id in self._selected():
             start_task(rerun, self._registry, run_id, on_returned=panel.submit)
 
+    def resume_left_jobs(self) -> list[str]:
+        """Put jobs an earlier session left waiting (or lost in a crash) back on the queue."""
+        from desktop_app.training.queue import orphaned_queued_runs
+
+        run_ids = orphaned_queued_runs(self._registry)
+        if not run_ids:
+            return []
+        panel = self.show_queue()
+        for run_id in run_ids:
+            panel.submit(run_id)
+        jobs = "job" if len(run_ids) == 1 else "jobs"
+        self._window.statusBar().showMessage(
+            f"{len(run_ids)} training {jobs} left waiting by an earlier session put back on "
+            "the queue (Cancel in the Training dock stops them).",
+            12000,
+        )
+        return run_ids
+
     def confirm_quit(self) -> bool:
         """Before the window closes: settle running jobs; False means stay open."""
         if self.panel is None or not self.panel.busy():

@@ -366,3 +366,70 @@ def test_worker_command_uses_the_frozen_executable_itself(
         "abc",
     ]
     assert launch.script_command(tmp_path / "s.py")[1] == "run-script"
+
+
+def _queue_and_quit(registry: Registry, run_id: str) -> None:
+    """Another process (an app session) queues the run, then quits leaving it waiting."""
+    code = textwrap.dedent(
+        f"""
+        from desktop_app.registry import Registry
+        from desktop_app.training.queue import JobQueue
+        registry = Registry({str(registry.root)!r})
+        queue = JobQueue(registry, max_workers=1)
+        queue.submit({run_id!r})
+        queue.shutdown(cancel=False)
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_job_left_waiting_by_a_session_that_quit_is_found_and_runs_on_a_new_queue(
+    tmp_path: Path, registry: Registry
+) -> None:
+    from desktop_app.training.queue import orphaned_queued_runs
+
+    left = enqueue_job(registry, script_job(tmp_path / "a", LOGS_AND_PRINTS))
+    _queue_and_quit(registry, left)
+    held_here = enqueue_job(registry, script_job(tmp_path / "b", LOGS_AND_PRINTS))
+    here = JobQueue(registry, max_workers=1)
+    here.submit(held_here)  # waiting on a live queue: not an orphan
+    not_yet_queued = enqueue_job(registry, script_job(tmp_path / "c", LOGS_AND_PRINTS))
+
+    assert registry.get_run(left).status == RunStatus.QUEUED
+    assert orphaned_queued_runs(registry) == [left]
+
+    here.submit(left)
+    events = run_queue(here, ended(left, held_here))
+    assert registry.get_run(left).status == RunStatus.FINISHED
+    assert {e.kind for e in events if e.run_id == left} >= {QueueEventKind.FINISHED}
+    assert orphaned_queued_runs(registry) == []
+    here.shutdown(cancel=True)
+    assert registry.get_run(not_yet_queued).status == RunStatus.QUEUED
+
+
+def test_a_detached_worker_that_died_before_starting_leaves_an_orphan(
+    tmp_path: Path, registry: Registry
+) -> None:
+    from desktop_app.training.queue import orphaned_queued_runs
+
+    run_id = enqueue_job(registry, script_job(tmp_path / "a", LOGS_AND_PRINTS))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    registry.set_run_process(run_id, sleeper.pid)
+    assert orphaned_queued_runs(registry) == []  # its worker is still starting
+
+    sleeper.kill()
+    sleeper.wait()
+    assert orphaned_queued_runs(registry) == [run_id]
+
+
+def test_sweep_trials_left_queued_are_not_taken_as_orphans(
+    tmp_path: Path, registry: Registry
+) -> None:
+    from desktop_app.training.queue import orphaned_queued_runs
+
+    parent = registry.create_run("sweeps", name="sweep")
+    trial = enqueue_job(registry, script_job(tmp_path / "a", LOGS_AND_PRINTS), parent_id=parent.id)
+    _queue_and_quit(registry, trial)
+
+    assert registry.get_run(trial).status == RunStatus.QUEUED
+    assert orphaned_queued_runs(registry) == []

@@ -152,3 +152,41 @@ def test_run_from_the_window_cancel_and_quit(
     window.close()
     assert registry.get_run(slow_id).status == RunStatus.KILLED
     assert queue.spares() == []
+
+
+def test_jobs_an_earlier_session_left_waiting_run_when_the_app_opens_again(
+    qtbot, registry: Registry, data_dir: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from desktop_app.training.queue import enqueue_job
+    from desktop_app.ui.main_window import MainWindow
+
+    (data_dir / "hello.py").write_text(
+        "from desktop_app import tracking\n"
+        "with tracking.start_run() as run:\n    run.log_metric('loss', 0.5)\n"
+    )
+    (data_dir / "hello.toml").write_text('experiment = "left"\n[script]\npath = "hello.py"\n')
+    run_id = enqueue_job(registry, data_dir / "hello.toml")
+    # The earlier session: queued the job, then quit with "leave running".
+    earlier = (
+        "import sys\nfrom desktop_app.registry import Registry\n"
+        "from desktop_app.training.queue import JobQueue\n"
+        "queue = JobQueue(Registry(sys.argv[1]), max_workers=1)\n"
+        "queue.submit(sys.argv[2])\nqueue.shutdown(cancel=False)\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", earlier, str(registry.root), run_id], check=True, timeout=60
+    )
+    assert registry.get_run(run_id).status == RunStatus.QUEUED
+
+    window = MainWindow(registry)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.training_actions.panel is not None, timeout=10_000)
+    panel = window.training_actions.panel
+    assert "put back on the queue" in window.statusBar().currentMessage()
+    assert not window.training_actions.dock.isHidden()
+    qtbot.waitUntil(lambda: panel.status_text(run_id) == "Finished", timeout=60_000)
+    assert registry.get_run(run_id).metrics["loss"].last == 0.5
+    window.close()
