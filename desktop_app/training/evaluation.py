@@ -11,21 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from desktop_app.errors import AppError
 from desktop_app.training.spec import JobSpecError
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from desktop_app.registry import Artifact, Registry
 
 MAX_CURVE_POINTS = 200
 MAX_SCATTER_POINTS = 2000
 PERMUTATION_REPEATS = 5
 PERMUTATION_MAX_ROWS = 2000
 PERMUTATION_BUDGET_S = 20.0
-# Packages whose types may be trusted in a model file the registry wrote and hashed itself.
-_TRUSTED_PACKAGES = frozenset({"sklearn", "numpy", "scipy", "builtins", "collections"})
 
 
 @dataclass(frozen=True)
@@ -312,29 +308,3 @@ def _plain(value: Any) -> Any:
 
 
 # ---- model files ---------------------------------------------------------------------------
-
-
-def load_trusted_model(registry: Registry, artifact: Artifact) -> Any:
-    """Load a model file this registry wrote, after checking its SHA-256.
-
-    skops refuses types it does not know by default (the trees inside a forest, say). A file
-    whose content still matches the hash the registry recorded when it saved the model is the
-    registry's own, so its scikit-learn, NumPy and SciPy types are trusted; any other type is
-    refused, since a model file could come from a user script.
-    """
-    from desktop_app.registry.model_files import load_model, untrusted_types
-
-    if artifact.kind != "model":
-        raise AppError(
-            f"Artifact {artifact.path!r} is a {artifact.kind}, not a model.", code="NOT_A_MODEL"
-        )
-    data = registry.artifacts.read_bytes(artifact.sha256, verify=True)
-    types = untrusted_types(data)
-    foreign = [t for t in types if t.split(".", 1)[0] not in _TRUSTED_PACKAGES]
-    if foreign:
-        raise AppError(
-            f"Model {artifact.path!r} holds types from outside scikit-learn "
-            f"({', '.join(foreign)}); it is not loaded automatically.",
-            code="UNTRUSTED_MODEL",
-        )
-    return load_model(data, trusted=types)

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from desktop_app.registry import Registry
+from desktop_app.registry.model_files import load_trusted_model
 from desktop_app.registry.tracking import start_run
-from desktop_app.training.evaluation import load_trusted_model
 from desktop_app.training.pipeline import build_pipeline, column_groups
 from desktop_app.training.spec import JobSpec, JobSpecError, load_job, parse_job, validate_job
 from desktop_app.training.train import TrainingStopped, TrainResult, train
