@@ -48,6 +48,33 @@ class DaskError(AppError):
     code = "DASK_ERROR"
 
 
+def describe_cluster(address: str, *, timeout: float = CONNECT_TIMEOUT_S) -> str:
+    """Connect to a Dask scheduler and say what it offers, e.g. "2 workers, 8 threads".
+
+    Raises ``DaskError`` with the reason when the address is malformed or unreachable.
+    """
+    from distributed import Client
+
+    address = address.strip()
+    if not address:
+        raise InvalidValueError("Give a Dask scheduler address such as tcp://10.0.0.5:8786.")
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise DaskError(
+            f"Cannot reach the Dask scheduler at {address}: {exc}", detail=repr(exc)
+        ) from exc
+    try:
+        threads = client.nthreads()
+    finally:
+        client.close()
+    workers = len(threads)
+    return (
+        f"{workers} worker{'s' if workers != 1 else ''}, "
+        f"{sum(threads.values())} thread{'s' if sum(threads.values()) != 1 else ''}"
+    )
+
+
 def run_trial_on_worker(registry_root: str, run_id: str) -> str:
     """Run one QUEUED run to its end on this Dask worker; return its final status.
 

@@ -468,6 +468,14 @@ class JobQueue:
             self._pending, events = [], [*self._pending, *events]
             return events
 
+    def set_warm_workers(self, count: int) -> None:
+        """Keep ``count`` spare workers from now on (extra spares are let go at once)."""
+        with self._lock:
+            self.warm_workers = max(0, count)
+            self._spare_failures = 0
+            while len(self._spares) > self.warm_workers:
+                _dismiss(self._spares.pop())
+
     def spares(self) -> list[int]:
         """Process ids of the spare workers waiting for a run."""
         with self._lock:

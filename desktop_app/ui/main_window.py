@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -335,6 +336,13 @@ class MainWindow(QMainWindow):
             "Erase the runs and experiments in the trash for good",
         )  # fmt: skip
         self.action_about = self._action("&About ModelDesk", self.show_about)
+        self.action_preferences = self._action(
+            "Pre&ferences…",
+            self.show_preferences,
+            [QKeySequence(QKeySequence.StandardKey.Preferences), QKeySequence("Ctrl+,")],
+            tip="Parallel training jobs, the warm worker, the Dask cluster for sweeps",
+        )
+        self.action_preferences.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.action_about.setMenuRole(QAction.MenuRole.AboutRole)
 
         menu = self.menuBar()
@@ -351,6 +359,8 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         edit_menu.addAction(self.action_select_all)
         edit_menu.addAction(self.action_focus_filter)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.action_preferences)
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.action_columns)
         view_menu.addAction(self.action_refresh)
@@ -978,6 +988,17 @@ class MainWindow(QMainWindow):
         window.show()
         self.close()
         return window
+
+    def show_preferences(self) -> QDialog:
+        """Open Edit > Preferences; saved choices apply to the training queue at once."""
+        from desktop_app.ui.preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(self)
+        dialog.accepted.connect(self.training_actions.apply_preferences)
+        dialog.setModal(True)
+        dialog.show()
+        self.preferences_dialog = dialog
+        return dialog
 
     def show_about(self) -> None:
         """The About box."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,34 @@ def add_recent_query(query: str) -> list[str]:
         history = [query, *[q for q in history if q != query]][:MAX_RECENT_QUERIES]
         save_json("filter/recent", history)
     return history
+
+
+DASK_SCHEDULER_KEY = "training/dask_scheduler"
+PARALLEL_JOBS_KEY = "training/parallel_jobs"
+WARM_WORKER_KEY = "training/warm_worker"
+
+
+@dataclass(frozen=True)
+class TrainingPreferences:
+    """How training runs: jobs at once (None: cores - 1), a warm spare worker, a Dask cluster."""
+
+    parallel_jobs: int | None = None
+    warm_worker: bool = True
+    dask_scheduler: str = ""
+
+
+def training_preferences() -> TrainingPreferences:
+    """The training preferences the user chose (defaults where never chosen)."""
+    jobs = load_json(PARALLEL_JOBS_KEY)
+    return TrainingPreferences(
+        parallel_jobs=jobs if isinstance(jobs, int) and jobs > 0 else None,
+        warm_worker=load_json(WARM_WORKER_KEY, True) is not False,
+        dask_scheduler=str(load_json(DASK_SCHEDULER_KEY, "") or "").strip(),
+    )
+
+
+def save_training_preferences(preferences: TrainingPreferences) -> None:
+    """Remember the training preferences."""
+    save_json(PARALLEL_JOBS_KEY, preferences.parallel_jobs)
+    save_json(WARM_WORKER_KEY, preferences.warm_worker)
+    save_json(DASK_SCHEDULER_KEY, preferences.dask_scheduler.strip())

@@ -28,7 +28,7 @@ from desktop_app.registry import Registry
 from desktop_app.ui import settings
 from desktop_app.ui.workers import Task, start_task
 
-DASK_KEY = "training/dask_scheduler"
+DASK_KEY = settings.DASK_SCHEDULER_KEY
 _RANGE = re.compile(r"^\s*(-?[\d.eE+-]+)\s*\.\.\s*(-?[\d.eE+-]+)\s*(log)?\s*$")
 
 

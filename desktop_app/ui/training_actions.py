@@ -163,6 +163,11 @@ class TrainingActions(QObject):
         for run_id in self._selected():
             start_task(rerun, self._registry, run_id, on_returned=panel.submit)
 
+    def apply_preferences(self) -> None:
+        """Use newly saved training preferences in the running queue."""
+        if self.panel is not None:
+            self.panel.apply_preferences()
+
     def resume_left_jobs(self) -> list[str]:
         """Put jobs an earlier session left waiting (or lost in a crash) back on the queue."""
         from desktop_app.training.queue import orphaned_queued_runs

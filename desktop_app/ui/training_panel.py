@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.registry import Registry
+from desktop_app.ui import settings
 from desktop_app.ui.workers import start_task
 
 POLL_SECONDS = 0.15
@@ -82,7 +83,12 @@ class TrainingPanel(QWidget):
     def __init__(self, registry: Registry, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.registry = registry
-        self.driver = QueueDriver(registry)
+        preferences = settings.training_preferences()
+        self.driver = QueueDriver(
+            registry,
+            preferences.parallel_jobs,
+            warm_workers=1 if preferences.warm_worker else 0,
+        )
         self.driver.sig_events.connect(self._on_events)
         self._rows: dict[str, int] = {}
         self._output: dict[str, deque[str]] = {}
@@ -195,6 +201,14 @@ class TrainingPanel(QWidget):
 
     def _set_workers(self, count: int) -> None:
         self.driver.queue.max_workers = count
+
+    def apply_preferences(self) -> None:
+        """Take up the saved parallel-jobs and warm-worker preferences."""
+        from desktop_app.training.queue import default_max_workers
+
+        preferences = settings.training_preferences()
+        self.workers.setValue(preferences.parallel_jobs or default_max_workers())
+        self.driver.queue.set_warm_workers(1 if preferences.warm_worker else 0)
 
     # ---- events -----------------------------------------------------------------------------
 
