@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from desktop_app.errors import ConflictError, InvalidValueError, NotFoundError
 from desktop_app.registry.artifacts import ArtifactStore
@@ -54,11 +54,13 @@ class ModelVersion:
     status: str
     created_at: float
     aliases: tuple[str, ...] = ()
+    # A few rows of the model's input as records (``[{"column": value, ...}, ...]``), or None.
+    input_example: list[dict[str, Any]] | None = None
 
 
 _VERSION_COLUMNS = (
     "v.id, m.name, v.version, v.run_id, v.artifact_sha256, v.artifact_path, v.signature, "
-    "v.metrics, v.params, v.description, v.tags, v.status, v.created_at"
+    "v.metrics, v.params, v.description, v.tags, v.status, v.created_at, v.input_example"
 )
 
 
@@ -190,7 +192,7 @@ class ModelRegistryMixin:
                 (name, int(version)),
             ).fetchone()
         if row is None:
-            raise NotFoundError(f"Model {name!r} has no version {version!r}.")
+            _missing_version(conn, name, version)
         return _version_from_row(conn, row)
 
     def list_model_versions(self, name: str) -> list[ModelVersion]:
@@ -217,7 +219,7 @@ class ModelRegistryMixin:
                 (name, version),
             ).fetchone()
             if target is None:
-                raise NotFoundError(f"Model {name!r} has no version {version}.")
+                _missing_version(conn, name, version)
             previous = conn.execute(
                 "SELECT v.version FROM model_aliases a "
                 "JOIN model_versions v ON v.id = a.version_id "
@@ -248,7 +250,7 @@ class ModelRegistryMixin:
                 (name, alias),
             ).fetchone()
             if row is None:
-                raise NotFoundError(f"Model {name!r} has no alias {alias!r}.")
+                _missing_version(conn, name, alias)
             conn.execute(
                 "DELETE FROM model_aliases WHERE model_id = ? AND alias = ?", (row[0], alias)
             )
@@ -267,9 +269,27 @@ class ModelRegistryMixin:
                 (status, version, name),
             )
             if not cursor.rowcount:
-                raise NotFoundError(f"Model {name!r} has no version {version}.")
+                _missing_version(conn, name, version)
             action = "archive" if status == "archived" else "restore"
             record_audit(conn, action, "model", name, {"version": version})
+
+    def list_model_audit(self, name: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """A model's audit entries (register, alias moves, archive, restore), newest first."""
+        rows = self.db.connection().execute(
+            "SELECT at, action, detail FROM audit_log WHERE entity_type = 'model' "
+            "AND entity_id = ? ORDER BY id DESC LIMIT ?",
+            (name, limit),
+        )
+        return [{"at": r[0], "action": r[1], "detail": json.loads(r[2])} for r in rows]
+
+
+def _missing_version(conn: sqlite3.Connection, name: str, version: int | str) -> NoReturn:
+    """Raise the precise not-found error: no such model, alias or version number."""
+    if conn.execute("SELECT 1 FROM registered_models WHERE name = ?", (name,)).fetchone() is None:
+        raise NotFoundError(f"No registered model {name!r}.")
+    if isinstance(version, str) and not version.isdigit():
+        raise NotFoundError(f"Model {name!r} has no alias {version!r}.")
+    raise NotFoundError(f"Model {name!r} has no version {version}.")
 
 
 def _version_from_row(conn: sqlite3.Connection, row: tuple) -> ModelVersion:
@@ -294,4 +314,5 @@ def _version_from_row(conn: sqlite3.Connection, row: tuple) -> ModelVersion:
         status=row[11],
         created_at=row[12],
         aliases=aliases,
+        input_example=None if row[13] is None else json.loads(row[13]),
     )

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from desktop_app.errors import AppError, NotFoundError
+from desktop_app.errors import AppError, ConflictError, NotFoundError
 from desktop_app.registry import Registry
 from desktop_app.registry.models import ModelVersion
 from desktop_app.versioning.model_cards import (
@@ -33,21 +35,94 @@ class CardOutcome:
     skipped_reason: str = ""
 
 
+DEFAULT_MODEL_PATH = "models/model.skops"
+EXAMPLE_ROWS = 5
+
+
 def _model_artifact(registry: Registry, run_id: str, artifact_path: str | None) -> tuple[str, str]:
-    artifacts = [a for a in registry.list_artifacts(run_id) if a.kind == "model"]
+    """The run's model file: ``artifact_path``, else what ``run.log_model(est, "model")`` wrote."""
+    models = [a for a in registry.list_artifacts(run_id) if a.kind == "model"]
     if artifact_path is not None:
-        artifacts = [a for a in artifacts if a.path == artifact_path]
-    if not artifacts:
+        chosen = [a for a in models if a.path == artifact_path]
+        if not chosen:
+            raise NotFoundError(f"Run {run_id} has no logged model at {artifact_path!r}.")
+        return chosen[0].sha256, chosen[0].path
+    if not models:
         raise NotFoundError(f"Run {run_id} has no logged model to register.")
-    return artifacts[0].sha256, artifacts[0].path
+    default = [a for a in models if a.path == DEFAULT_MODEL_PATH]
+    if default:
+        return default[0].sha256, default[0].path
+    if len(models) > 1:
+        paths = ", ".join(a.path for a in models)
+        raise ConflictError(f"Run {run_id} logged several models ({paths}); name the one to use.")
+    return models[0].sha256, models[0].path
 
 
-def _signature(registry: Registry, run_id: str, model_path: str) -> dict[str, object]:
-    meta_path = model_path.removesuffix(".skops") + ".json"
+def _run_json(registry: Registry, run_id: str, path: str) -> Any:
     for artifact in registry.list_artifacts(run_id):
-        if artifact.path == meta_path:
-            return dict(json.loads(registry.artifacts.read_bytes(artifact.sha256)))
-    return {}
+        if artifact.path == path:
+            return json.loads(registry.artifacts.read_bytes(artifact.sha256))
+    return None
+
+
+def _companion(model_path: str, file_name: str) -> str:
+    """Where the runner keeps a model's side files: ``models/model.skops`` → ``model/<file>``."""
+    stem = model_path.rsplit("/", 1)[-1].removesuffix(".skops")
+    return f"{stem}/{file_name}"
+
+
+def _value_type(values: list[Any]) -> str:
+    if values and all(isinstance(v, bool) for v in values):
+        return "bool"
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "int64"
+    if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return "float64"
+    return "str"
+
+
+def _outputs(signature: dict[str, Any]) -> list[dict[str, str]]:
+    """What ``predict`` returns: one column of the classes' type, or of floats for regression."""
+    target = signature.get("target") if isinstance(signature.get("target"), dict) else {}
+    name = str(target.get("name") or "prediction")
+    classes = signature.get("classes")
+    if isinstance(classes, list) and classes and signature.get("task") != "regression":
+        return [{"name": name, "type": _value_type(classes)}]
+    return [{"name": name, "type": "float64"}]
+
+
+def _example_frame(example: Any) -> Any:
+    import pandas as pd
+
+    frame = example if isinstance(example, pd.DataFrame) else pd.DataFrame(example)
+    return frame.head(EXAMPLE_ROWS)
+
+
+def _signature_and_example(
+    registry: Registry, run_id: str, model_path: str, example: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+    """The version's signature and input example from the run's side files or ``example``.
+
+    The description ``run.log_model`` wrote (class, feature names, classes) is the base; the
+    runner's ``signature.json`` adds typed input columns, target and task. An example given
+    by the caller (a DataFrame or anything pandas can make one of) supplies the input
+    columns and their dtypes when the run has none.
+    """
+    signature: dict[str, Any] = dict(
+        _run_json(registry, run_id, model_path.removesuffix(".skops") + ".json") or {}
+    )
+    signature.update(_run_json(registry, run_id, _companion(model_path, "signature.json")) or {})
+    records = _run_json(registry, run_id, _companion(model_path, "input_example.json"))
+    if example is not None:
+        frame = _example_frame(example)
+        records = json.loads(frame.to_json(orient="records"))
+        if not signature.get("inputs"):
+            signature["inputs"] = [
+                {"name": str(c), "type": str(t)} for c, t in frame.dtypes.items()
+            ]
+    if "outputs" not in signature:
+        signature["outputs"] = _outputs(signature)
+    return signature, records if isinstance(records, list) else None
 
 
 def _card_for(registry: Registry, version: ModelVersion) -> tuple[ModelCard, str | None]:
@@ -94,19 +169,28 @@ def register_model_version(
     *,
     artifact_path: str | None = None,
     description: str = "",
+    tags: Mapping[str, object] | None = None,
+    input_example: Any = None,
 ) -> tuple[ModelVersion, CardOutcome]:
-    """Register a run's logged model as the next version of ``name`` and commit its card."""
+    """Register a run's logged model as the next version of ``name`` and commit its card.
+
+    The version keeps the model file's SHA-256, its signature and input example, and the run's
+    metrics (last values) and params as they are now.
+    """
     run = registry.get_run(run_id)
     sha, path = _model_artifact(registry, run.id, artifact_path)
+    signature, example = _signature_and_example(registry, run.id, path, input_example)
     version = registry.create_model_version(
         name,
         artifact_sha256=sha,
         run_id=run.id,
         artifact_path=path,
-        signature=_signature(registry, run.id, path),
+        signature=signature,
         metrics={k: s.last for k, s in run.metrics.items()},
         params=dict(run.params),
         description=description,
+        tags={str(k): str(v) for k, v in (tags or {}).items()},
+        input_example=example,
     )
     outcome = _commit_card(registry, version, f"Model card: {name} v{version.version}")
     return version, outcome
