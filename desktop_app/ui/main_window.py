@@ -39,6 +39,7 @@ from desktop_app.ui.experiments_panel import ExperimentsPanel
 from desktop_app.ui.filter_bar import ERROR_STYLE, FilterBar
 from desktop_app.ui.formatting import human_size
 from desktop_app.ui.runs_model import ColumnChooserDialog, RunsTableModel
+from desktop_app.ui.serving_actions import ServingActions
 from desktop_app.ui.training_actions import TrainingActions
 from desktop_app.ui.watcher import RegistryWatcher
 from desktop_app.ui.workers import Task, TaskControl, start_task
@@ -372,6 +373,8 @@ class MainWindow(QMainWindow):
         )
         self.training_actions.install(run_menu)
         self.training_actions.sig_run_ended.connect(lambda _run_id: self.on_registry_changed())
+        self.serving_actions = ServingActions(self, self.registry)
+        self.serving_actions.install(run_menu)
         # After the first paint: jobs an earlier session left waiting start again.
         QTimer.singleShot(RESUME_JOBS_DELAY_MS, self, self._resume_left_jobs)
         self.workspace_actions.sig_message.connect(
@@ -1134,9 +1137,13 @@ class MainWindow(QMainWindow):
             self.training_actions.resume_left_jobs()
         except AppError as exc:  # a registry that went read-only, say: tell, don't crash
             self.statusBar().showMessage(f"Waiting jobs were not resumed: {exc.message}", 8000)
+        self.serving_actions.resume_left_servers()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed and not self.training_actions.confirm_quit():
+            event.ignore()
+            return
+        if not self._closed and not self.serving_actions.confirm_quit():
             event.ignore()
             return
         if not self._closed:
@@ -1150,6 +1157,7 @@ class MainWindow(QMainWindow):
         """Stop timers and wait for this window's background work (called on close)."""
         self.watcher.stop()
         self.training_actions.shutdown()
+        self.serving_actions.shutdown()
         self.runs_model.stop()
         self.experiments_panel.stop()
         self.filter_bar.stop()
