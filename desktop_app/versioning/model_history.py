@@ -83,8 +83,8 @@ def _value_type(values: list[Any]) -> str:
 
 def _outputs(signature: dict[str, Any]) -> list[dict[str, str]]:
     """What ``predict`` returns: one column of the classes' type, or of floats for regression."""
-    target = signature.get("target") if isinstance(signature.get("target"), dict) else {}
-    name = str(target.get("name") or "prediction")
+    target = signature.get("target")
+    name = str(target.get("name") or "prediction") if isinstance(target, dict) else "prediction"
     classes = signature.get("classes")
     if isinstance(classes, list) and classes and signature.get("task") != "regression":
         return [{"name": name, "type": _value_type(classes)}]
