@@ -241,7 +241,7 @@ def register(cli: click.Group) -> None:
     @json_option
     @registry_opt
     def models_list(as_json: bool) -> None:
-        """List registered models with their number of versions and aliases."""
+        """List models with their versions and aliases."""
         from desktop_app.cli import _cell, format_time
 
         registry = open_cli_registry()
@@ -272,7 +272,7 @@ def register(cli: click.Group) -> None:
     @json_option
     @registry_opt
     def models_show(ref: str, as_json: bool) -> None:
-        """Show a model (its versions and alias history) or one version in full."""
+        """Show a model and its history, or one version in full."""
         registry = open_cli_registry()
         name, selector = parse_model_ref(registry, ref)
         if selector is not None:
@@ -295,7 +295,9 @@ def register(cli: click.Group) -> None:
 
     @models.command(name="register")
     @click.argument("run_ref", metavar="RUN_ID")
-    @click.option("--name", "-n", required=True, help="Model name (created if new).")
+    @click.option(
+        "--name", "-n", required=True, metavar="NAME", help="Model name (created if new)."
+    )
     @click.option("--description", "-d", default="", help="What this version is.")
     @click.option(
         "--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A version tag (repeatable)."
@@ -305,8 +307,9 @@ def register(cli: click.Group) -> None:
     def models_register(
         run_ref: str, name: str, description: str, tags: tuple[str, ...], as_json: bool
     ) -> None:
-        """Register the model RUN_ID logged (run.log_model) as the next version of NAME.
+        """Register a run's model as the next version of NAME.
 
+        The model is the one RUN_ID logged with run.log_model(estimator, "model").
         RUN_ID may be a unique prefix. The version keeps the model file's SHA-256, its
         signature and input example, and the run's metrics and params as they are now.
         """
@@ -334,7 +337,7 @@ def register(cli: click.Group) -> None:
     @models.group(name="alias")
     @registry_opt
     def alias() -> None:
-        """Point an alias (champion, challenger, ...) at a version, or remove it."""
+        """Point an alias (champion, challenger ...) at a version, or remove it."""
 
     @alias.command(name="set")
     @click.argument("name")
@@ -379,7 +382,7 @@ def register(cli: click.Group) -> None:
     @click.argument("ref", metavar="NAME:VERSION")
     @registry_opt
     def models_archive(ref: str) -> None:
-        """Archive a version: kept, but no longer the default of a bare NAME."""
+        """Archive a version (kept, but a bare NAME skips it)."""
         _set_status(ref, "archived")
 
     @models.command(name="restore")
@@ -409,8 +412,10 @@ def register(cli: click.Group) -> None:
     )
     @registry_opt
     def models_export(ref: str, fmt: str, output: str) -> None:
-        """Export a version as an MLflow Model directory (MLmodel, model file, environment).
+        """Export a version as an MLflow Model directory.
 
+        The folder holds MLmodel, the model file, requirements.txt, python_env.yaml,
+        conda.yaml and the input example.
         MLflow loads it with mlflow.pyfunc.load_model or mlflow.sklearn.load_model and serves
         it with `mlflow models serve -m DIR`. The model file's SHA-256 is checked first.
         """
