@@ -189,6 +189,20 @@ CREATE INDEX metric_summary_by_key_max ON metric_summary(key, max)
 """
 
 
+# Input rows sampled from served requests, for charting drift against the training data. Rows
+# are JSON objects (column -> value); the server keeps a bounded number per model version.
+_V6_RECORDED_INPUTS = """
+CREATE TABLE recorded_inputs (
+    id INTEGER PRIMARY KEY,
+    version_id INTEGER NOT NULL REFERENCES model_versions(id) ON DELETE CASCADE,
+    recorded_at REAL NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    row TEXT NOT NULL
+);
+CREATE INDEX recorded_inputs_by_version ON recorded_inputs(version_id, id)
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         for statement in sql.split(";"):
@@ -205,6 +219,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(_V3_CODE_INFO),
     _script(_V4_RECENCY_INDEX),
     _script(_V5_AGGREGATE_INDEXES),
+    _script(_V6_RECORDED_INPUTS),
 ]
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -32,6 +32,7 @@ from desktop_app.registry.entities import (
     RunStatus,
 )
 from desktop_app.registry.models import ModelRegistryMixin
+from desktop_app.registry.recordings import RecordedInputsMixin
 from desktop_app.registry.search import RunScope, count_runs, search_run_ids
 from desktop_app.registry.validation import (
     check_key,
@@ -56,7 +57,7 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-class Registry(ModelRegistryMixin, DatasetsMixin):
+class Registry(ModelRegistryMixin, DatasetsMixin, RecordedInputsMixin):
     """An open registry folder: ``registry.db`` beside ``artifacts/``."""
 
     def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
