@@ -66,3 +66,25 @@ def test_a_run_without_a_model_cannot_be_registered(registry: Registry) -> None:
     run = registry.create_run("e")
     with pytest.raises(NotFoundError, match="no logged model"):
         register_model_version(registry, "m", run.id)
+
+
+def test_a_runner_run_gives_the_version_typed_inputs_outputs_and_an_example(
+    registry: Registry, tmp_path: Path
+) -> None:
+    import json
+
+    run_id = _trained_run(registry, tmp_path, 2)
+    signature = {
+        "inputs": [{"name": "bill", "type": "float64"}, {"name": "island", "type": "str"}],
+        "target": {"name": "species", "type": "str"},
+        "task": "classification",
+        "classes": ["Adelie", "Gentoo"],
+    }
+    registry.log_artifact_bytes(run_id, json.dumps(signature).encode(), "model/signature.json")
+    example = [{"bill": 39.1, "island": "Dream"}]
+    registry.log_artifact_bytes(run_id, json.dumps(example).encode(), "model/input_example.json")
+    version, _card = register_model_version(registry, "penguins", run_id)
+    assert version.signature["inputs"] == signature["inputs"]
+    assert version.signature["outputs"] == [{"name": "species", "type": "str"}]
+    assert version.signature["n_features_in"] == 4  # what run.log_model described
+    assert registry.get_model_version("penguins", 1).input_example == example
