@@ -456,7 +456,7 @@ class ServingPanel(QWidget):
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(_URL, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.reason = QLabel()
         self.reason.setWordWrap(True)
@@ -642,13 +642,14 @@ class ServingPanel(QWidget):
             self._stats[server_id] = stats
             latency = stats.get("latency_ms") or {}
             rps = float(stats.get("rps_1m") or stats.get("rps") or 0.0)
-            p50, p99 = float(latency.get("p50") or 0.0), float(latency.get("p99") or 0.0)
-            self.table.item(row, _RPS).setText(f"{rps:.1f}")
-            self.table.item(row, _P50).setText(f"{p50:.2f}" if latency else "—")
-            self.table.item(row, _P99).setText(f"{p99:.2f}" if latency else "—")
+            # Percentiles are None while no request came in the last minute.
+            p50, p99 = latency.get("p50"), latency.get("p99")
+            self.table.item(row, _RPS).setText(f"{rps:.2f}" if rps < 10 else f"{rps:.0f}")
+            self.table.item(row, _P50).setText("—" if p50 is None else f"{p50:.2f}")
+            self.table.item(row, _P99).setText("—" if p99 is None else f"{p99:.2f}")
             self.table.item(row, _ERRORS).setText(str(stats.get("errors", 0)))
             history = self._history.setdefault(server_id, deque(maxlen=HISTORY_POINTS))
-            history.append((now, rps, p50, p99))
+            history.append((now, rps, float(p50 or 0.0), float(p99 or 0.0)))
         self._draw()
 
     def _draw(self) -> None:

@@ -1,0 +1,149 @@
+"""The Serving dock as a user works it: Serve…, ready, Try it, copy a snippet, an alias that
+moves, and quitting with servers running."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDialogButtonBox
+
+from desktop_app.registry import Registry
+from desktop_app.serving.launcher import ServerState
+from desktop_app.ui.serving_actions import STOP
+
+
+def _register(registry: Registry, c: float) -> tuple[object, pd.DataFrame]:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from desktop_app.registry.tracking import start_run
+    from desktop_app.versioning.model_history import register_model_version
+
+    rng = np.random.default_rng(1)
+    bill = rng.normal(45, 5, 80).round(1)
+    x = pd.DataFrame({"bill": bill, "island": rng.choice(["Biscoe", "Dream"], size=80)})
+    model = make_pipeline(
+        ColumnTransformer(
+            [("num", StandardScaler(), ["bill"]), ("cat", OneHotEncoder(), ["island"])]
+        ),
+        LogisticRegression(C=c),
+    ).fit(x, (bill > 45).astype(int))
+    with start_run("serving", registry=registry, nested=False) as run:
+        run.log_model(model, "model")
+        run.log_text(x.head(2).to_json(orient="records"), "model/input_example.json")
+    register_model_version(registry, "penguins", run.id)
+    return model, x
+
+
+@pytest.fixture
+def window(qtbot, registry: Registry):
+    from desktop_app.ui.main_window import MainWindow
+
+    window = MainWindow(registry)
+    qtbot.addWidget(window)
+    window.serving_actions._ask_on_quit = lambda _window, _count: STOP
+    yield window
+    window.close()
+
+
+def test_serve_from_the_window_try_it_and_quit(qtbot, window, registry: Registry) -> None:
+    model, _x = _register(registry, 1.0)
+    dialog = window.serving_actions.open_serve_dialog("penguins", "1")
+    assert dialog.model.currentText() == "penguins" and dialog.version.currentData() == "1"
+    assert dialog.warning.isHidden()  # loopback: no token, no warning
+    dialog.host.setCurrentText("0.0.0.0")
+    assert not dialog.warning.isHidden() and dialog.token.isEnabled()
+    dialog.host.setCurrentText("127.0.0.1")
+    dialog.accept()
+
+    panel = window.serving_actions.panel
+    [server_id] = panel._infos
+    assert panel.status_text(server_id) in ("Starting", "Ready")
+    qtbot.waitUntil(lambda: panel.status_text(server_id) in ("Ready", "Failed"), timeout=90_000)
+    assert panel.status_text(server_id) == "Ready", panel.server(server_id).reason
+    info = panel.server(server_id)
+    assert panel.table.item(0, 2).text() == info.url
+
+    panel.table.selectRow(0)
+    panel.tabs.setCurrentWidget(panel.try_it)
+    qtbot.waitUntil(lambda: set(panel.try_it.fields) == {"bill", "island"}, timeout=10_000)
+    panel.try_it.fields["island"][0].setText("Dream")
+    panel.try_it.fields["bill"][0].setText("51.5")
+    panel.try_it.send_button.click()
+    qtbot.waitUntil(lambda: "HTTP 200" in panel.try_it.latency.text(), timeout=20_000)
+    expected = model.predict(pd.DataFrame([{"bill": 51.5, "island": "Dream"}])).tolist()
+    assert json.loads(panel.try_it.response.toPlainText())["predictions"] == expected
+    assert " ms" in panel.try_it.latency.text()
+
+    panel.try_it.fields["bill"][0].setText("long")
+    panel.try_it.send_button.click()
+    assert "bill" in panel.try_it.latency.text() and "not a number" in panel.try_it.latency.text()
+    panel.try_it.fields["bill"][0].setText("40")
+    panel.try_it.copy_curl.click()
+    assert QGuiApplication.clipboard().text().startswith(f"curl -s {info.url}/invocations")
+
+    # The table's live figures: requests per second, latency, uptime.
+    qtbot.waitUntil(lambda: panel.table.item(0, 6).text() not in ("", "—"), timeout=15_000)
+    assert float(panel.table.item(0, 5).text()) > 0
+    assert float(panel.table.item(0, 6).text()) > 0
+    qtbot.waitUntil(lambda: panel.table.item(0, 4).text().endswith("s"), timeout=5_000)
+    window.grab().save("/tmp/modeldesk_serving.png")
+
+    pid = info.pid
+    window.close()
+    assert pid is not None
+    qtbot.waitUntil(lambda: not psutil.pid_exists(pid) or _zombie(pid), timeout=20_000)
+
+
+def test_a_served_alias_that_moves_is_followed_after_confirmation(
+    qtbot, window, registry: Registry
+) -> None:
+    from desktop_app.versioning.model_history import set_alias
+
+    _register(registry, 1.0)
+    set_alias(registry, "penguins", "champion", 1)
+    panel = window.serving_actions.show_panel()
+    asked: list[tuple[str, str]] = []
+    panel.confirm_alias_move = lambda info, version: asked.append((info.id, version)) or True
+    info = panel.serve(_request("penguins", "@champion"))
+    qtbot.waitUntil(lambda: panel.status_text(info.id) == "Ready", timeout=90_000)
+    assert panel.server(info.id).version == "1"
+
+    _register(registry, 0.1)
+    set_alias(registry, "penguins", "champion", 2)
+    qtbot.waitUntil(lambda: bool(asked), timeout=20_000)
+    assert asked == [(info.id, "2")]
+    qtbot.waitUntil(
+        lambda: any(
+            s.version == "2" and s.state == ServerState.READY for s in panel._infos.values()
+        ),
+        timeout=90_000,
+    )
+    assert panel.table.rowCount() == 1  # the restarted server replaced the old row
+
+
+def _request(model: str, ref: str):
+    from desktop_app.serving.launcher import ServeRequest
+
+    return ServeRequest(model, ref)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_serve_dialog_without_models_says_what_to_do(qtbot, window) -> None:
+    dialog = window.serving_actions.open_serve_dialog()
+    assert "register" in dialog.problem.text().lower()
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert not ok.isEnabled()
