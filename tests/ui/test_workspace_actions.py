@@ -102,10 +102,10 @@ def test_register_from_the_window_and_see_the_card_history(
     actions.show_models()
     models = actions.models_window
     qtbot.waitUntil(lambda: models.history.rowCount() == 1, timeout=10_000)
-    assert models.versions.item(0, 0).text() == "v1"
+    assert models.proxy.index(0, 0).data() == "v1"
     assert models.history.item(0, 3).text() == "Model card: iris-tree v1"
     models.resize(980, 420)
-    models.tabs.setCurrentIndex(1)
+    models.tabs.setCurrentIndex(2)
     models.grab().save("/tmp/modeldesk_models_history.png")
     models.close()
 
