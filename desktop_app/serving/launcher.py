@@ -437,6 +437,30 @@ class ServerManager:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def set_recording(self, server_id: str, enabled: bool, fraction: float = 0.1) -> dict[str, Any]:
+        """Switch a running server's input recording on or off; return its recording state."""
+        info = self._entry(server_id).info
+        if info.state != ServerState.READY or info.port is None:
+            raise ConflictError("The server is not ready.")
+        host = LOOPBACK if info.request.host in ("0.0.0.0", "") else info.request.host
+        headers = {"Content-Type": "application/json"}
+        if info.request.token:
+            headers["Authorization"] = f"Bearer {info.request.token}"
+        body = json.dumps({"enabled": enabled, "fraction": fraction})
+        connection = http.client.HTTPConnection(host, info.port, timeout=5)
+        try:
+            connection.request("PUT", "/modeldesk/recording", body=body, headers=headers)
+            response = connection.getresponse()
+            data = json.loads(response.read() or b"{}")
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise AppError(f"The server did not answer: {exc}") from exc
+        finally:
+            connection.close()
+        if response.status != 200:
+            message = data.get("error") or data.get("message") if isinstance(data, dict) else ""
+            raise AppError(f"Recording was not switched: {message or response.status}")
+        return data if isinstance(data, dict) else {}
+
     def servers(self) -> list[ServerInfo]:
         """Every server of this session, oldest first (snapshots)."""
         with self._lock:

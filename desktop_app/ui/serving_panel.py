@@ -406,6 +406,174 @@ class TryItPanel(QWidget):
         self.latency.setText("Copied to the clipboard.")
 
 
+class DriftPanel(QWidget):
+    """Input recording for the selected server, and drift of recorded inputs vs training data."""
+
+    def __init__(self, manager: ServerManager, registry: Registry) -> None:
+        super().__init__()
+        self.manager = manager
+        self.registry = registry
+        self.server: ServerInfo | None = None
+        self.report: Any = None
+        self.record = QCheckBox("Record served inputs")
+        self.record.setToolTip("Keep a sample of the rows this server receives, for drift")
+        self.fraction = QDoubleSpinBox()
+        self.fraction.setRange(0.001, 1.0)
+        self.fraction.setDecimals(3)
+        self.fraction.setSingleStep(0.05)
+        self.fraction.setValue(0.1)
+        self.fraction.setPrefix("fraction ")
+        self.refresh_button = QPushButton("Compute Drift")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Column", "Kind", "PSI", "Verdict", "Live rows"])
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.chart = pg.PlotWidget()
+        self.chart.setBackground("w")
+        self.chart.setLabel("left", "share of rows")
+        self.chart.setMouseEnabled(x=False, y=False)
+        self.training_bars = pg.BarGraphItem(
+            x=[], height=[], width=0.38, brush="#9ecae1", name="training"
+        )
+        self.live_bars = pg.BarGraphItem(x=[], height=[], width=0.38, brush="#e6550d", name="live")
+        self.chart.addItem(self.training_bars)
+        self.chart.addItem(self.live_bars)
+        controls = QHBoxLayout()
+        controls.addWidget(self.record)
+        controls.addWidget(self.fraction)
+        controls.addStretch(1)
+        controls.addWidget(self.refresh_button)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.table)
+        split.addWidget(self.chart)
+        split.setSizes([380, 460])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(controls)
+        layout.addWidget(self.status)
+        layout.addWidget(split, 1)
+        self.record.clicked.connect(self._switch_recording)
+        self.fraction.editingFinished.connect(self._fraction_changed)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.table.itemSelectionChanged.connect(self._draw)
+        self._set_enabled(False)
+
+    def show_server(self, server: ServerInfo | None, stats: dict[str, Any] | None) -> None:
+        """Follow another server (or the same one's new figures)."""
+        same = server is not None and self.server is not None and server.id == self.server.id
+        self.server = server
+        ready = server is not None and server.state == ServerState.READY
+        self._set_enabled(ready)
+        recording = (stats or {}).get("recording") or {}
+        if recording:
+            self.record.blockSignals(True)
+            self.record.setChecked(bool(recording.get("enabled")))
+            self.record.blockSignals(False)
+            if not same and recording.get("fraction"):
+                self.fraction.setValue(float(recording["fraction"]))
+            self.status.setText(f"{recording.get('recorded', 0):,} rows recorded by this server.")
+        if not same:
+            self.table.setRowCount(0)
+            self._draw()
+
+    def _set_enabled(self, ready: bool) -> None:
+        for widget in (self.record, self.fraction, self.refresh_button):
+            widget.setEnabled(ready)
+
+    def _switch_recording(self, checked: bool) -> None:
+        if self.server is None:
+            return
+        start_task(
+            self.manager.set_recording,
+            self.server.id,
+            checked,
+            self.fraction.value(),
+            on_returned=lambda state: self.status.setText(
+                f"Recording on: a sample of inputs is kept (fraction {state.get('fraction', 0):g})."
+                if state.get("enabled")
+                else "Recording off."
+            ),
+            on_errored=lambda exc: self.status.setText(getattr(exc, "message", str(exc))),
+        )
+
+    def _fraction_changed(self) -> None:
+        if self.record.isChecked():
+            self._switch_recording(True)
+
+    def refresh(self) -> None:
+        """Compare the recorded inputs of the server's version with its training data."""
+        from desktop_app.reports.drift import drift_report
+
+        if self.server is None or self.server.version is None:
+            return
+        self.refresh_button.setEnabled(False)
+        self.status.setText("Comparing…")
+        start_task(
+            drift_report,
+            self.registry,
+            self.server.request.model,
+            int(self.server.version),
+            on_returned=self._show_report,
+            on_errored=lambda exc: self.status.setText(getattr(exc, "message", str(exc))),
+            on_finished=lambda: self.refresh_button.setEnabled(True),
+        )
+
+    def _show_report(self, report: Any) -> None:
+        self.report = report
+        self.table.setRowCount(len(report.columns))
+        colors = {"stable": "#1b7f3b", "moderate": "#b26a00", "shifted": "#b00020"}
+        for row, column in enumerate(report.columns):
+            values = [
+                column.column,
+                column.kind,
+                f"{column.psi:.3f}",
+                column.verdict,
+                f"{column.live_rows:,}",
+            ]
+            for index, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                if index == 3:
+                    item.setForeground(pg.mkColor(colors[column.verdict]))
+                self.table.setItem(row, index, item)
+        summary = (
+            f"{report.live_rows:,} recorded rows against {report.training_rows:,} training rows."
+        )
+        self.status.setText(" ".join([summary, *report.notes]))
+        if report.columns:
+            self.table.selectRow(0)
+        self._draw()
+
+    def _draw(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if self.report is None or not rows or rows[0].row() >= len(self.report.columns):
+            self.training_bars.setOpts(x=[], height=[])
+            self.live_bars.setOpts(x=[], height=[])
+            return
+        column = self.report.columns[rows[0].row()]
+        positions = list(range(len(column.bins)))
+        self.training_bars.setOpts(x=[p - 0.2 for p in positions], height=column.training)
+        self.live_bars.setOpts(x=[p + 0.2 for p in positions], height=column.live)
+        axis = self.chart.getAxis("bottom")
+        # Numeric bins are labelled by their lower edge, so ten labels fit under the bars.
+        labels = [b.split("–")[0] for b in column.bins] if column.kind == "numeric" else column.bins
+        step = max(1, len(labels) // 10)
+        axis.setTicks([[(i, labels[i]) for i in range(0, len(labels), step)]])
+        axis.setLabel("from" if column.kind == "numeric" else "")
+        self.chart.setTitle(
+            f"{column.column}: PSI {column.psi:.3f} ({column.verdict}) — "
+            "<span style='color:#3182bd'>training</span> vs "
+            "<span style='color:#e6550d'>live</span>",
+            size="9pt",
+        )
+        self.chart.autoRange()
+
+
 class ServingPanel(QWidget):
     """Servers with state and live figures; Live, Try it and Log tabs for the selected one."""
 
@@ -484,12 +652,14 @@ class ServingPanel(QWidget):
         live_layout.addWidget(self.rate_plot)
         live_layout.addWidget(self.latency_plot)
         self.try_it = TryItPanel()
+        self.drift = DriftPanel(self.driver.manager, registry)
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.setPlaceholderText("The selected server's output appears here.")
         self.tabs = QTabWidget()
         self.tabs.addTab(live, "Live")
         self.tabs.addTab(self.try_it, "Try it")
+        self.tabs.addTab(self.drift, "Drift")
         self.tabs.addTab(self.log, "Log")
 
         split = QSplitter(Qt.Orientation.Vertical)
@@ -650,6 +820,9 @@ class ServingPanel(QWidget):
             self.table.item(row, _ERRORS).setText(str(stats.get("errors", 0)))
             history = self._history.setdefault(server_id, deque(maxlen=HISTORY_POINTS))
             history.append((now, rps, float(p50 or 0.0), float(p99 or 0.0)))
+        selected = self.selected_id()
+        if selected in figures:
+            self.drift.show_server(self._infos.get(selected), figures[selected])
         self._draw()
 
     def _draw(self) -> None:
@@ -694,6 +867,7 @@ class ServingPanel(QWidget):
         self.reason.setVisible(bool(info and info.state == ServerState.FAILED))
         self.reason.setText(f"Failed: {info.reason}" if info else "")
         self.try_it.show_server(self.registry, info)
+        self.drift.show_server(info, self._stats.get(server_id or ""))
         self._draw()
         self._update_buttons()
         if server_id is not None:

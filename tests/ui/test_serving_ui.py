@@ -147,3 +147,40 @@ def test_serve_dialog_without_models_says_what_to_do(qtbot, window) -> None:
     assert "register" in dialog.problem.text().lower()
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     assert not ok.isEnabled()
+
+
+def test_recording_inputs_and_charting_drift_from_the_dock(
+    qtbot, window, registry: Registry, tmp_path
+) -> None:
+    from desktop_app.serving import try_it
+
+    _model, x = _register(registry, 1.0)
+    data = tmp_path / "train.csv"
+    x.to_csv(data, index=False)
+    run_id = registry.get_model_version("penguins", 1).run_id
+    registry.log_dataset(run_id, data)
+    panel = window.serving_actions.show_panel()
+    info = panel.serve(_request("penguins", "1"))
+    qtbot.waitUntil(lambda: panel.status_text(info.id) == "Ready", timeout=90_000)
+    panel.table.selectRow(0)
+    panel.tabs.setCurrentWidget(panel.drift)
+    drift = panel.drift
+    qtbot.waitUntil(drift.record.isEnabled, timeout=5_000)
+    assert not drift.record.isChecked()  # off by default
+
+    drift.fraction.setValue(1.0)
+    drift.record.click()
+    qtbot.waitUntil(lambda: "Recording on" in drift.status.text(), timeout=10_000)
+    url = panel.server(info.id).url
+    for value in range(30):
+        assert try_it.send(url, [{"bill": 80.0 + value, "island": "Dream"}]).ok
+    qtbot.waitUntil(lambda: registry.count_recorded_inputs("penguins", 1) >= 30, timeout=15_000)
+
+    drift.refresh_button.click()
+    qtbot.waitUntil(lambda: drift.table.rowCount() == 2, timeout=20_000)
+    assert drift.table.item(0, 0).text() == "bill"
+    assert drift.table.item(0, 3).text() == "shifted"
+    assert "30 recorded rows" in drift.status.text()
+    heights = drift.live_bars.opts["height"]
+    assert len(heights) == len(drift.report.columns[0].bins) and heights[-1] == 1.0
+    window.grab().save("/tmp/modeldesk_drift.png")
