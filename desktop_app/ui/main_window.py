@@ -375,6 +375,8 @@ class MainWindow(QMainWindow):
         self.training_actions.sig_run_ended.connect(lambda _run_id: self.on_registry_changed())
         self.serving_actions = ServingActions(self, self.registry)
         self.serving_actions.install(run_menu)
+        self.workspace_actions.sig_serve_requested.connect(self.serving_actions.open_serve_dialog)
+        self.workspace_actions.sig_show_run.connect(self.select_run)
         # After the first paint: jobs an earlier session left waiting start again.
         QTimer.singleShot(RESUME_JOBS_DELAY_MS, self, self._resume_left_jobs)
         self.workspace_actions.sig_message.connect(

@@ -44,6 +44,10 @@ class WorkspaceActions(QObject):
     """A short message for the status bar: (text)."""
     sig_registered = Signal(str)
     """A model version was registered: (model name)."""
+    sig_serve_requested = Signal(str, str)
+    """Serve was asked for in the Models window: (model name, version number or "@alias")."""
+    sig_show_run = Signal(str)
+    """The Models window asked to show a version's source run: (run id)."""
 
     def __init__(
         self,
@@ -160,7 +164,11 @@ class WorkspaceActions(QObject):
         from desktop_app.ui.models_view import ModelsWindow
 
         if self.models_window is None:
-            self.models_window = ModelsWindow(self._registry, self._window)
+            window = ModelsWindow(self._registry, self._window)
+            window.sig_serve_requested.connect(self.sig_serve_requested)
+            window.sig_show_run.connect(self.sig_show_run)
+            window.sig_message.connect(self.sig_message)
+            self.models_window = window
         else:
             self.models_window.reload()  # type: ignore[attr-defined]
         self.models_window.show()

@@ -184,3 +184,21 @@ def test_recording_inputs_and_charting_drift_from_the_dock(
     heights = drift.live_bars.opts["height"]
     assert len(heights) == len(drift.report.columns[0].bins) and heights[-1] == 1.0
     window.grab().save("/tmp/modeldesk_drift.png")
+
+
+def test_serve_from_the_models_window_opens_the_dialog_on_that_version(
+    qtbot, window, registry: Registry
+) -> None:
+    from desktop_app.versioning.model_history import set_alias
+
+    _register(registry, 1.0)
+    set_alias(registry, "penguins", "champion", 1)
+    window.workspace_actions.show_models()
+    models = window.workspace_actions.models_window
+    models.sig_serve_requested.emit("penguins", "@champion")
+
+    dialog = window.serving_actions.last_dialog
+    assert dialog is not None and dialog.model.currentText() == "penguins"
+    assert dialog.version.currentData() == "@champion"
+    dialog.reject()
+    models.close()
