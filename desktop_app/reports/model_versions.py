@@ -38,6 +38,8 @@ class VersionsTable:
     metric_keys: tuple[str, ...]
     # Metric key → version numbers holding its best value among versions not archived.
     best: dict[str, frozenset[int]] = field(default_factory=dict)
+    # Run id → run name, for the source runs still in the registry.
+    run_names: dict[str, str] = field(default_factory=dict)
 
     def visible(self, show_archived: bool) -> list[ModelVersion]:
         """The versions to list: all of them, or those not archived."""
@@ -52,7 +54,19 @@ class VersionsTable:
         return sorted({a for v in self.versions for a in v.aliases})
 
 
-def versions_table(versions: Sequence[ModelVersion]) -> VersionsTable:
+def load_versions_table(registry: Registry, name: str) -> VersionsTable:
+    """A model's versions side by side, with their source runs' names (registry queries)."""
+    versions = registry.list_model_versions(name)
+    run_ids = list(dict.fromkeys(v.run_id for v in versions if v.run_id))
+    runs = registry.get_runs(
+        run_ids, with_params=False, with_tags=False, with_metrics=False, skip_missing=True
+    )
+    return versions_table(versions, {r.id: r.name for r in runs})
+
+
+def versions_table(
+    versions: Sequence[ModelVersion], run_names: Mapping[str, str] | None = None
+) -> VersionsTable:
     """Versions with one column per metric; the best value of each is found per its direction."""
     keys = sorted({k for v in versions for k in v.metrics}, key=str.lower)
     best: dict[str, frozenset[int]] = {}
@@ -69,7 +83,7 @@ def versions_table(versions: Sequence[ModelVersion]) -> VersionsTable:
             continue
         target = (min if direction == "min" else max)(values.values())
         best[key] = frozenset(n for n, x in values.items() if x == target)
-    return VersionsTable(tuple(versions), tuple(keys), best)
+    return VersionsTable(tuple(versions), tuple(keys), best, dict(run_names or {}))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ class SetAliasDialog(QDialog):
     def __init__(self, table: VersionsTable, version: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Set alias on v{version}")
+        self.setMinimumWidth(380)
         self._table = table
         self._version = version
         self.alias = QComboBox()

@@ -149,7 +149,8 @@ class VersionsTableModel(QAbstractTableModel):
         if column in texts:
             return texts[column]
         if tail == 0:
-            return (version.run_id or "—")[:12]
+            run_id = version.run_id or ""
+            return self._table.run_names.get(run_id) or run_id[:12] or "—"
         if tail == 1:
             return format_time(version.created_at)
         return version.description.splitlines()[0] if version.description else ""
@@ -167,8 +168,10 @@ class VersionsTableModel(QAbstractTableModel):
     def _tooltip(self, version: ModelVersion, column: int, metric: str | None) -> str | None:
         if column == 1 and version.aliases:
             return "Right-click to serve or remove an alias"
-        if column == len(_FIXED_HEAD) + len(self._table.metric_keys):
-            return version.run_id
+        if column == len(_FIXED_HEAD) + len(self._table.metric_keys) and version.run_id:
+            if version.run_id in self._table.run_names:
+                return f"Run {version.run_id}"
+            return f"Run {version.run_id} (no longer in the registry)"
         if metric is not None and version.version in self._table.best.get(metric, ()):
             return f"Best {metric} among the versions not archived"
         return None
@@ -191,7 +194,7 @@ class AliasChipDelegate(QStyledItemDelegate):
         return cls.COLOURS.get(alias, cls.OTHER)
 
     def _font(self, option: QStyleOptionViewItem) -> QFont:
-        font = QFont(option.font)  # type: ignore[attr-defined]
+        font = QFont(option.font)
         font.setBold(True)
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
         return font
@@ -200,8 +203,8 @@ class AliasChipDelegate(QStyledItemDelegate):
         aliases = index.data(ALIASES_ROLE) or []
         # The cell background and selection come from the style; the chips go on top.
         self.initStyleOption(option, index)
-        option.text = ""  # type: ignore[attr-defined]
-        widget = option.widget  # type: ignore[attr-defined]
+        option.text = ""
+        widget = option.widget
         style = widget.style() if widget is not None else None
         if style is not None:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, widget)
@@ -212,7 +215,7 @@ class AliasChipDelegate(QStyledItemDelegate):
         font = self._font(option)
         metrics = QFontMetrics(font)
         painter.setFont(font)
-        rect: QRect = option.rect  # type: ignore[attr-defined]
+        rect: QRect = option.rect
         height = min(rect.height() - 4, metrics.height() + 4)
         x = rect.left() + self.GAP
         y = rect.top() + (rect.height() - height) // 2

@@ -49,8 +49,8 @@ from desktop_app.reports.model_versions import (
     VersionsTable,
     alias_history,
     export_folder,
+    load_versions_table,
     version_lineage,
-    versions_table,
 )
 from desktop_app.ui.formatting import format_full_time
 from desktop_app.ui.models_lineage import LineagePanel
@@ -76,17 +76,21 @@ class ModelPage:
     table: VersionsTable
     history: list[Any]
     alias_moves: list[AliasMove]
+    # ``models_fingerprint`` when read: a later different one means the page is stale.
+    fingerprint: tuple[object, ...] = ()
 
 
 def load_model_page(registry: Registry, name: str) -> ModelPage:
     """A model's versions, card history and alias moves (run off the GUI thread)."""
     from desktop_app.versioning.model_history import model_history
 
+    fingerprint = models_fingerprint(registry, name)
     return ModelPage(
         name,
-        versions_table(registry.list_model_versions(name)),
+        load_versions_table(registry, name),
         model_history(registry, name),
         alias_history(registry, name),
+        fingerprint,
     )
 
 
@@ -105,6 +109,16 @@ def set_statuses(registry: Registry, name: str, versions: list[int], status: str
     """Archive or restore several versions."""
     for number in versions:
         registry.set_model_version_status(name, number, status)
+
+
+def models_fingerprint(registry: Registry, name: str | None) -> tuple[object, ...]:
+    """What changes when a model, version, alias or status changes (a few cheap queries)."""
+    models = tuple(
+        (m.name, m.latest_version, tuple(sorted(m.aliases.items())))
+        for m in registry.list_registered_models()
+    )
+    last = registry.list_model_audit(name, limit=1) if name else []
+    return models, last[0]["at"] if last else None
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -129,6 +143,14 @@ def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
 
 def _version_text(number: int | None, none: str) -> str:
     return none if number is None else f"v{number}"
+
+
+def _change_text(move: AliasMove) -> str:
+    if move.to_version is None:
+        return f"removed from v{move.from_version}" if move.from_version else "removed"
+    if move.from_version is None:
+        return f"assigned to v{move.to_version}"
+    return f"moved from v{move.from_version} to v{move.to_version}"
 
 
 class ModelsWindow(QWidget):
@@ -168,6 +190,8 @@ class ModelsWindow(QWidget):
         self.page: ModelPage | None = None
         self.compare_window: QWidget | None = None
         self._lineage_task: Task | None = None
+        self._probe: Task | None = None
+        self._fingerprint: tuple[object, ...] | None = None
         self._build()
         self._connect()
         self._update_actions()
@@ -261,7 +285,7 @@ class ModelsWindow(QWidget):
         versions_layout.addWidget(self.toolbar)
         versions_layout.addWidget(versions_split, 1)
 
-        self.alias_table = _table(["When", "Alias", "From", "To"])
+        self.alias_table = _table(["When", "Alias", "From", "To", "Change"])
         self.history = _table(["When", "Author", "Commit", "Change"])
         self.history_note = QLabel()
         self.history_note.setWordWrap(True)
@@ -329,6 +353,28 @@ class ModelsWindow(QWidget):
             on_errored=self._on_error,
         )
 
+    def on_registry_changed(self) -> None:
+        """Another connection committed: reload if a model, alias or status changed."""
+        if self._probe is not None or not self.isVisible():
+            return  # a hidden window reloads when shown; one probe at a time is enough
+
+        def probed(fingerprint: tuple[object, ...]) -> None:
+            if fingerprint != self._fingerprint:
+                self._fingerprint = fingerprint
+                self.reload()
+
+        def finished() -> None:
+            self._probe = None
+
+        self._probe = start_task(
+            models_fingerprint,
+            self.registry,
+            self.model_name,
+            on_returned=probed,
+            on_errored=lambda _exc: None,  # the next change probes again
+            on_finished=finished,
+        )
+
     def _models_loaded(self, models: list[Any]) -> None:
         current = self.model_list.currentItem().text() if self.model_list.currentItem() else None
         names = [m.name for m in models]
@@ -369,6 +415,7 @@ class ModelsWindow(QWidget):
         if current is not None and current.text() != page.name:
             return  # another model was chosen while this one loaded
         self.page = page
+        self._fingerprint = page.fingerprint
         self.versions_model.set_table(page.table)
         self.versions_view.resizeColumnsToContents()
         self.select_versions(select)
@@ -380,6 +427,7 @@ class ModelsWindow(QWidget):
                     m.alias,
                     _version_text(m.from_version, "—"),
                     _version_text(m.to_version, "removed"),
+                    _change_text(m),
                 ]
                 for m in page.alias_moves
             ],
@@ -732,3 +780,38 @@ class ModelsWindow(QWidget):
 
     def _folder_dialog(self, title: str) -> str:
         return QFileDialog.getExistingDirectory(self, title)
+
+
+def preview() -> None:
+    """Open the window on a temporary registry with three versions of an iris classifier."""
+    import tempfile
+
+    from PySide6.QtWidgets import QApplication
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from desktop_app import tracking
+    from desktop_app.versioning.model_history import register_model_version, set_alias
+
+    app = QApplication([])
+    folder = tempfile.TemporaryDirectory(prefix="modeldesk-models-")
+    registry = Registry(Path(folder.name) / "registry")
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    for c in (0.01, 1.0, 100.0):
+        model = LogisticRegression(C=c, max_iter=300).fit(X, y)
+        with tracking.start_run("iris", f"C={c}", {"C": c}, registry=registry) as run:
+            run.log_dataset(X, name="iris")
+            run.log_metric("accuracy", float(model.score(X, y)))
+            run.log_model(model)
+        register_model_version(registry, "iris", run.id, description=f"C = {c}")
+    set_alias(registry, "iris", "champion", 2)
+    window = ModelsWindow(registry)
+    window.sig_serve_requested.connect(lambda name, ref: print("serve", name, ref))
+    window.show()
+    app.exec()
+    registry.close()
+    folder.cleanup()
+
+
+if __name__ == "__main__":
+    preview()

@@ -130,7 +130,7 @@ def test_versions_side_by_side_with_metric_columns_best_and_alias_chips(
         ["v2", "", "ready", "0.9700", "0.1100"],
         ["v1", "champion", "ready", "0.8100", "0.5200"],
     ]
-    assert rows[0][5] == iris.run_ids[2][:12] and rows[0][7] == "C = 100.0"
+    assert rows[0][5] == "C=100.0" and rows[0][7] == "C = 100.0"
     # v2 is best on both metrics: higher accuracy, lower loss.
     for column in (3, 4):
         best = [
@@ -172,11 +172,36 @@ def test_set_alias_and_moving_it_asks_naming_the_version_that_had_it(
     history = window.alias_table
     rows = [[history.item(r, c).text() for c in range(1, 4)] for r in range(history.rowCount())]
     assert rows == [["champion", "v1", "v2"], ["challenger", "—", "v3"], ["champion", "—", "v1"]]
+    assert history.item(0, 4).text() == "moved from v1 to v2"
 
     select(qtbot, window, 2)
     reload_and_wait(qtbot, window, window.action_remove_alias.trigger)
     assert [r[1] for r in cells(window)] == ["challenger", "", ""]
     assert history.item(0, 1).text() == "champion" and history.item(0, 3).text() == "removed"
+
+
+def test_alias_dialog_says_where_the_alias_is_and_outside_changes_show_up(
+    qtbot: QtBot, iris: Models, open_window
+) -> None:
+    from desktop_app.ui.models_dialogs import SetAliasDialog
+
+    window = open_window(iris.registry)
+    dialog = SetAliasDialog(window.page.table, 2, window)
+    qtbot.addWidget(dialog)
+    assert dialog.chosen() == "champion"
+    assert dialog.hint.text() == "“champion” is on v1 now; it will move to v2."
+    dialog.alias.setEditText("staging")
+    assert dialog.hint.text() == "A new alias for v2." and dialog.ok_button.isEnabled()
+    held = SetAliasDialog(window.page.table, 1, window)
+    qtbot.addWidget(held)
+    assert not held.ok_button.isEnabled()
+
+    # The CLI (another connection) moves the alias: the open window follows.
+    window.show()
+    iris.registry.set_model_alias("iris", "champion", 3)
+    with qtbot.waitSignal(window.sig_loaded, timeout=TIMEOUT_MS):
+        window.on_registry_changed()
+    assert [r[1] for r in cells(window)] == ["champion", "", ""]
 
 
 def test_archive_hides_the_version_show_archived_greys_it_restore_brings_it_back(
@@ -309,6 +334,14 @@ def test_screenshot(qtbot: QtBot, iris: Models, open_window) -> None:
     window.show()
     select(qtbot, window, 1)
     window.grab().save("/tmp/models_window.png")
+    window.tabs.setCurrentIndex(1)
+    window.grab().save("/tmp/models_alias_history.png")
+    from desktop_app.ui.models_dialogs import SetAliasDialog
+
+    dialog = SetAliasDialog(window.page.table, 2, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.grab().save("/tmp/models_set_alias.png")
 
 
 def test_engine_alias_moves_fill_in_missing_previous_versions() -> None:
