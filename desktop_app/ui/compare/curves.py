@@ -1,7 +1,8 @@
 """Metric curves: one chart per metric, a curve per run against step, wall time or relative time.
 
-Each run's curve is built once per chart and fed new arrays (live updates, x mode, smoothing);
-pyqtgraph's peak downsampling and clip-to-view keep 20 runs × 100,000 points interactive.
+Each run's curve is built once per chart and fed new arrays (live updates, x mode, smoothing).
+The chart's ``CurveCanvas`` draws every run's line one pixel column at a time, which keeps
+20 runs × 100,000 points panning and zooming at screen rate.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.registry import MetricSeries, Run
-from desktop_app.reports.numeric import X_MODES, ema, format_number, format_seconds, x_values
+from desktop_app.reports.numeric import X_MODES, ema, format_number, x_values
 from desktop_app.ui.compare.common import (
     ChartBase,
     controls_row,
@@ -35,6 +36,14 @@ from desktop_app.ui.compare.common import (
     separator,
     style_axis,
 )
+from desktop_app.ui.compare.curve_axes import (
+    BEHIND_PLOT_Z,
+    RelativeTimeAxis,
+    StepAxis,
+    ValueAxis,
+    WallTimeAxis,
+)
+from desktop_app.ui.compare.curve_canvas import CanvasCurve, CurveCanvas
 from desktop_app.ui.metric_chart import pg
 
 LEGEND_LIMIT = 8
@@ -48,30 +57,9 @@ SMOOTHING_STEPS = 100
 SMOOTHING_DELAY_MS = 60
 TWO_COLUMN_MIN_WIDTH = 760
 CLICK_TOLERANCE_PX = 12
-
-
-class StepAxis(pg.AxisItem):
-    """A bottom axis for steps: whole numbers only (no tick at step 1.5)."""
-
-    def tickValues(
-        self, minVal: float, maxVal: float, size: float
-    ) -> list[tuple[float, list[float]]]:
-        """pyqtgraph's ticks without the fractional ones."""
-        levels = super().tickValues(minVal, maxVal, size)
-        kept = [
-            (spacing, [v for v in values if float(v).is_integer()]) for spacing, values in levels
-        ]
-        return [(spacing, values) for spacing, values in kept if spacing >= 1 and values] or [
-            (1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)][:12])
-        ]
-
-
-class RelativeTimeAxis(pg.AxisItem):
-    """A bottom axis whose ticks read as durations (``90s``, ``12m``, ``1h05m``)."""
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        """Ticks as durations."""
-        return [format_seconds(v * scale) for v in values]
+# The horizontal grid of MetricChart (alpha 0.15); the bottom axes, swapped with the x mode,
+# have never drawn vertical lines.
+GRID_ALPHA = 38
 
 
 class CurveChart(ChartBase):
@@ -83,8 +71,16 @@ class CurveChart(ChartBase):
     def __init__(self, metric: str, parent: QWidget | None = None) -> None:
         super().__init__(metric, parent)
         self.metric_key = metric
+        self._install_axis("left", ValueAxis(orientation="left"))
+        self.plot_item.getAxis("left").setWidth(52)
         self.x_mode = ""
         self.set_x_mode("step")
+        self.canvas = CurveCanvas()
+        # Below the curves' own items, so point symbols and the hover marker stay on top.
+        self.canvas.setZValue(-2)
+        self.view_box.addItem(self.canvas)
+        # The y range fits the data inside the x range shown (zoom in on x, y follows).
+        self.view_box.setAutoVisible(y=True)
         self._raw: dict[str, pg.PlotDataItem] = {}
         self._points: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._labels: dict[str, str] = {}
@@ -107,6 +103,10 @@ class CurveChart(ChartBase):
     def raw_curves(self) -> dict[str, pg.PlotDataItem]:
         """The faint raw curve of each run (shown only while smoothing is on)."""
         return dict(self._raw)
+
+    def drawn(self, run_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the last paint drew of a run's curve: per pixel column, its x, low and high."""
+        return self.canvas.drawn(self._curves[run_id])
 
     def run_ids(self) -> list[str]:
         """The runs with a curve on this chart."""
@@ -140,7 +140,6 @@ class CurveChart(ChartBase):
             self._apply_style(run_id)
             self.legend_stale = True
         few = x.size <= 40
-        self._set_connect(curve, x, smooth)
         curve.setData(
             x,
             smooth,
@@ -150,9 +149,7 @@ class CurveChart(ChartBase):
             symbolBrush=qcolour(colour),
         )
         if self._smoothing > 0:
-            raw = self._raw_curve(run_id)
-            self._set_connect(raw, x, values)
-            raw.setData(x, values)
+            self._raw_curve(run_id).setData(x, values)
 
     def _raw_curve(self, run_id: str) -> pg.PlotDataItem:
         """The faint raw curve behind a smoothed one (made when smoothing is first turned on)."""
@@ -168,19 +165,15 @@ class CurveChart(ChartBase):
         for store in (self._curves, self._raw):
             curve = store.pop(run_id, None)
             if curve is not None:
+                self.canvas.remove(curve)
                 self.plot_item.removeItem(curve)
         self._points.pop(run_id, None)
         self.update_legend()
 
-    def _make_curve(self, colour: str, alpha: int, width: float) -> pg.PlotDataItem:
-        curve = pg.PlotDataItem(pen=pg.mkPen(qcolour(colour, alpha), width=width), connect="finite")
-        self.plot_item.addItem(curve)
-        # addItem applies the plot's downsampling settings; set the curve's own after it.
-        # One peak bucket per pixel column (pyqtgraph's default is five): the min and max of
-        # each column are still drawn, so nothing visible is lost, at a fifth of the points.
-        curve.opts["autoDownsampleFactor"] = 1.0
-        curve.setDownsampling(auto=True, method="peak")
-        curve.setClipToView(True)
+    def _make_curve(self, colour: str, alpha: int, width: float) -> CanvasCurve:
+        curve = CanvasCurve(self.canvas, pen=pg.mkPen(qcolour(colour, alpha), width=width))
+        # The canvas reports all its curves' bounds at once.
+        self.plot_item.addItem(curve, ignoreBounds=True)
         curve.setLogMode(*self._log)
         return curve
 
@@ -193,7 +186,6 @@ class CurveChart(ChartBase):
             self._curves[run_id].setData(x, smooth)
             if weight > 0:
                 raw = self._raw_curve(run_id)
-                self._set_connect(raw, x, values)
                 raw.setData(x, values)
                 raw.setVisible(True)
             elif run_id in self._raw:
@@ -206,38 +198,28 @@ class CurveChart(ChartBase):
         self.x_mode = mode
         axis: pg.AxisItem
         if mode == "wall":
-            axis = pg.DateAxisItem(orientation="bottom")
+            axis = WallTimeAxis(orientation="bottom")
         elif mode == "relative":
             axis = RelativeTimeAxis(orientation="bottom")
         else:
             axis = StepAxis(orientation="bottom")
-        style_axis(self, axis)
-        self.plot_item.setAxisItems({"bottom": axis})
+        self._install_axis("bottom", axis)
         axis.setHeight(26)
         self.view_box.enableAutoRange()
 
-    def _set_connect(self, curve: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
-        """Join every point and skip pyqtgraph's per-frame finite check when nothing is a gap.
-
-        A gap is a NaN, or a value of zero or less on a log axis (its logarithm is not finite).
-        """
-        log_x, log_y = self._log
-        finite = bool(np.isfinite(y).all())
-        if finite and log_y:
-            finite = bool((y > 0).all())
-        if finite and log_x:
-            finite = bool((x > 0).all())
-        curve.opts["connect"] = "all" if finite else "finite"
-        curve.opts["skipFiniteCheck"] = finite
+    def _install_axis(self, side: str, axis: pg.AxisItem) -> None:
+        style_axis(self, axis)
+        axis.grid_background = self.plot_widget.backgroundBrush().color()
+        if side == "left":
+            axis.setGrid(GRID_ALPHA)
+        self.plot_item.setAxisItems({side: axis})
+        # After setAxisItems, which puts axes in front: the grid passes under the curves.
+        axis.setZValue(BEHIND_PLOT_Z)
 
     def set_log(self, log_x: bool, log_y: bool) -> None:
         """Log scales on either axis (log x is ignored for wall-clock time)."""
         self._log = (log_x and self.x_mode != "wall", log_y)
         self.plot_item.setLogMode(*self._log)
-        for run_id, (_steps, x, values, smooth) in self._points.items():
-            self._set_connect(self._curves[run_id], x, smooth)
-            if run_id in self._raw:
-                self._set_connect(self._raw[run_id], x, values)
         for curve in (*self._curves.values(), *self._raw.values()):
             curve.setLogMode(*self._log)
         self.view_box.enableAutoRange()

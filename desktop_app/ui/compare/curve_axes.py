@@ -1,0 +1,105 @@
+"""The axes of the metric curves charts: step, clock and duration ticks, grid lines behind the data.
+
+pyqtgraph draws grid lines as translucent ticks across the plot, above the curves. Qt's raster
+engine blends a translucent line one pixel at a time, so a dozen of them cost more per frame than
+all the curves; these axes draw them opaque (the same colour, mixed with the background
+beforehand) and sit behind the plot, so the grid passes under the curves instead of across them.
+They also paint straight from their cached tick layout instead of recording and replaying a
+QPicture.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtGui import QColor, QPainter, QPen, QPicture
+from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
+
+from desktop_app.reports.numeric import format_seconds
+from desktop_app.ui.metric_chart import pg
+
+# Below the ViewBox (z -100 in a PlotItem), which has no background of its own.
+BEHIND_PLOT_Z = -150
+
+
+def _mixed(colour: QColor, background: QColor) -> QColor:
+    """A translucent colour as it looks over ``background``, made opaque."""
+    alpha = colour.alphaF()
+    return QColor.fromRgbF(
+        colour.redF() * alpha + background.redF() * (1 - alpha),
+        colour.greenF() * alpha + background.greenF() * (1 - alpha),
+        colour.blueF() * alpha + background.blueF() * (1 - alpha),
+    )
+
+
+class GridBehindMixin:
+    """Opaque grid lines drawn behind the plot, painted without a QPicture (see the module)."""
+
+    grid_background = QColor("white")
+    """The plot's background colour, which translucent tick colours are mixed with."""
+
+    _draw_specs: Any = None
+
+    def generateDrawSpecs(self, p: QPainter) -> Any:
+        """pyqtgraph's tick layout with every tick and grid pen made opaque."""
+        specs = super().generateDrawSpecs(p)  # type: ignore[misc]
+        if specs is None:
+            return None
+        axis_spec, tick_specs, text_specs = specs
+        opaque = []
+        for pen, start, end in tick_specs:
+            if pen.color().alpha() < 255:
+                pen = QPen(pen)
+                pen.setColor(_mixed(pen.color(), self.grid_background))
+            opaque.append((pen, start, end))
+        return axis_spec, opaque, text_specs
+
+    def paint(self, p: QPainter, opt: QStyleOptionGraphicsItem, widget: QWidget | None) -> None:
+        """Draw the ticks, grid and labels (laid out again only when pyqtgraph asks)."""
+        p.save()
+        font = self.style["tickFont"]  # type: ignore[attr-defined]
+        if font:
+            p.setFont(font)
+        # pyqtgraph clears ``picture`` whenever the ticks must be laid out again.
+        if self.picture is None:  # type: ignore[has-type]
+            self._draw_specs = self.generateDrawSpecs(p)
+            self.picture = QPicture()
+        if self._draw_specs is not None:
+            self.drawPicture(p, *self._draw_specs)  # type: ignore[attr-defined]
+        p.restore()
+
+
+class ValueAxis(GridBehindMixin, pg.AxisItem):
+    """The left axis of a curves chart."""
+
+
+class StepAxis(GridBehindMixin, pg.AxisItem):
+    """A bottom axis for steps: whole numbers only (no tick at step 1.5)."""
+
+    def tickValues(
+        self, minVal: float, maxVal: float, size: float
+    ) -> list[tuple[float, list[float]]]:
+        """pyqtgraph's ticks without the fractional ones (on a log axis, pyqtgraph's own)."""
+        levels = super().tickValues(minVal, maxVal, size)
+        if self.logMode:
+            # Ticks are then powers of ten, and the minor ones carry no spacing.
+            return levels
+        kept = [
+            (spacing, [v for v in values if float(v).is_integer()]) for spacing, values in levels
+        ]
+        return [(spacing, values) for spacing, values in kept if spacing >= 1 and values] or [
+            (1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)][:12])
+        ]
+
+
+class RelativeTimeAxis(GridBehindMixin, pg.AxisItem):
+    """A bottom axis whose ticks read as durations (``90s``, ``12m``, ``1h05m``)."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        """Ticks as durations."""
+        return [format_seconds(v * scale) for v in values]
+
+
+class WallTimeAxis(GridBehindMixin, pg.DateAxisItem):
+    """A bottom axis of dates and clock times."""
