@@ -322,16 +322,38 @@ def _server_class() -> type:
 # ---- serve -----------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def pandas_deferred() -> Iterator[None]:
+    """Import scikit-learn without pandas; pandas is imported later only if the model needs it.
+
+    scikit-learn imports pandas (and pyarrow) merely because it is installed, ~60 MB resident
+    that a model fed plain matrices never uses. Marking pandas absent while scikit-learn loads
+    avoids that; pandas stays importable afterwards (scikit-learn looks DataFrames up lazily).
+    """
+    deferred = "pandas" not in sys.modules
+    if deferred:
+        sys.modules["pandas"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if deferred and sys.modules.get("pandas", False) is None:
+            del sys.modules["pandas"]
+
+
 def build_app(registry: Registry, options: ServeOptions) -> ServingApp:
     """Load the model (hash checked) and build the ASGI app around it."""
-    from desktop_app.serving.app import ServingApp
-    from desktop_app.serving.model import ModelLoadError, load_served_model, prepare_inference
-    from desktop_app.serving.recording import InputRecorder
+    with pandas_deferred():
+        from desktop_app.serving.app import ServingApp
+        from desktop_app.serving.model import ModelLoadError, load_served_model, prepare_inference
+        from desktop_app.serving.recording import InputRecorder
 
     try:
-        model = load_served_model(registry, options.model, options.ref)
+        with pandas_deferred():
+            model = load_served_model(registry, options.model, options.ref)
     except ModelLoadError as exc:
         raise ServeError(exc.message, EXIT_ERROR, code=exc.code) from None
+    if model.needs_frame:
+        import pandas  # noqa: F401  (now, not on the first request)
     prepare_inference()
     recorder = InputRecorder(registry, model, options.record_fraction)
     return ServingApp(

@@ -46,11 +46,14 @@ def warm_up() -> None:
     """Import everything a server needs, so that serving starts in well under a second."""
     import importlib
 
-    for name in WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            continue
+    from desktop_app.serving.server import pandas_deferred
+
+    with pandas_deferred():
+        for name in WARM_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                continue
 
 
 def wait_for_options(stdin: IO[str] | None = None) -> ServeOptions | None:
