@@ -208,6 +208,9 @@ class MainWindow(QMainWindow):
         follow = getattr(panel, "sig_open_run_requested", None)
         if follow is not None:
             follow.connect(self.select_run)
+        register = getattr(panel, "sig_register_requested", None)
+        if register is not None:
+            register.connect(lambda run_id: self.workspace_actions.register_selected())
         if self._pending_detail is not None:
             self._show_detail(self._pending_detail)
         return panel
@@ -765,6 +768,9 @@ class MainWindow(QMainWindow):
         refresh_detail = getattr(self.detail_panel, "refresh", None)
         if callable(refresh_detail):
             refresh_detail()
+        models = self.workspace_actions.models_window
+        if models is not None:
+            models.on_registry_changed()  # type: ignore[attr-defined]
         if not self._keys_timer.isActive():
             self._keys_timer.start()
 

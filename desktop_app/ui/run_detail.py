@@ -996,6 +996,8 @@ class ArtifactsTab(QWidget):
     """Artifact: show the folder holding a copy of it."""
     sig_save_requested = Signal(object)
     """Artifact: save a copy of it where the user chooses."""
+    sig_register_requested = Signal()
+    """Register the run's model (the tab shows it has one)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -1020,6 +1022,9 @@ class ArtifactsTab(QWidget):
         self.reveal_button.clicked.connect(self._reveal)
         self.save_button = QPushButton("Save as…")
         self.save_button.clicked.connect(self._save)
+        self.register_button = QPushButton("Register Model…")
+        self.register_button.setToolTip("Make the run's model a new version of a named model")
+        self.register_button.clicked.connect(self.sig_register_requested)
         self.summary_label = QLabel()
         _muted(self.summary_label)
         self.empty_label = _placeholder("No artifacts were logged for this run.")
@@ -1030,6 +1035,7 @@ class ArtifactsTab(QWidget):
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.reveal_button)
         buttons.addWidget(self.save_button)
+        buttons.addWidget(self.register_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(6)
@@ -1059,6 +1065,7 @@ class ArtifactsTab(QWidget):
         if models:
             text += f" · {models} model{'s' if models != 1 else ''}"
         self.summary_label.setText(text if artifacts else "")
+        self.register_button.setVisible(models > 0)
         self._update_buttons()
 
     def rows(self) -> list[tuple[str, str, str, str]]:
@@ -1124,6 +1131,8 @@ class RunDetailPanel(QWidget):
     """Run id: its data and every changed metric series are on screen (after show_run/refresh)."""
     sig_open_run_requested = Signal(str)
     """Run id: the user followed the link to another run (the parent)."""
+    sig_register_requested = Signal(str)
+    """Register the shown run's model: (run id)."""
 
     def __init__(self, registry: Registry, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -1203,6 +1212,9 @@ class RunDetailPanel(QWidget):
         self.artifacts_tab.sig_open_requested.connect(self._open_artifact)
         self.artifacts_tab.sig_reveal_requested.connect(self._reveal_artifact)
         self.artifacts_tab.sig_save_requested.connect(self._save_artifact)
+        self.artifacts_tab.sig_register_requested.connect(
+            lambda: self._run_id and self.sig_register_requested.emit(self._run_id)
+        )
         self._update_tab_titles()
 
     # ---- public API ----------------------------------------------------------------------------

@@ -489,3 +489,35 @@ def test_screenshots(qtbot, panel, registry, tmp_path, width):
     assert panel.grab().save(f"/tmp/modeldesk_detail_failed{suffix}.png")
     panel.show_run(None)
     assert panel.grab().save(f"/tmp/modeldesk_detail_empty{suffix}.png")
+
+
+def test_register_model_from_the_artifacts_tab(
+    qtbot, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+    from sklearn.linear_model import LogisticRegression
+
+    from desktop_app.registry.tracking import start_run
+    from desktop_app.ui.main_window import MainWindow
+
+    with start_run("models", registry=registry, nested=False) as run:
+        run.log_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), "model")
+    with start_run("models", registry=registry, nested=False) as plain:
+        plain.log_text("no model here", "notes.txt")
+    window = MainWindow(registry)
+    qtbot.addWidget(window)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("tiny", True))
+
+    window.select_run(plain.id)
+    qtbot.waitUntil(lambda: hasattr(window.detail_panel, "artifacts_tab"), timeout=10_000)
+    qtbot.waitUntil(lambda: window.detail_panel.artifacts_tab.rows() != [], timeout=10_000)
+    assert window.detail_panel.artifacts_tab.register_button.isHidden()
+
+    window.select_run(run.id)
+    tab = window.detail_panel.artifacts_tab
+    qtbot.waitUntil(lambda: not tab.register_button.isHidden(), timeout=10_000)
+    tab.register_button.click()
+    qtbot.waitUntil(lambda: registry.list_registered_models() != [], timeout=15_000)
+    version = registry.get_model_version("tiny", 1)
+    assert version.run_id == run.id
+    window.close()
