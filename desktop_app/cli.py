@@ -791,7 +791,7 @@ def registry_backup(destination: str) -> None:
 # The code commands (runs code|diff|restore-code) live in their own module.
 import desktop_app.cli_reports as cli_reports  # noqa: E402
 import desktop_app.cli_sweep as cli_sweep  # noqa: E402
-from desktop_app import cli_code, cli_models, cli_serving, cli_training  # noqa: E402
+from desktop_app import cli_code, cli_doctor, cli_models, cli_serving, cli_training  # noqa: E402
 
 cli_code.register(runs)
 cli_sweep.register(cli)
@@ -799,6 +799,7 @@ cli_training.register(cli, runs)
 cli_reports.register(runs)
 cli_models.register(cli)
 cli_serving.register(cli)
+cli_doctor.register(cli)
 
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
