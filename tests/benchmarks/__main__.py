@@ -24,6 +24,7 @@ from tests.benchmarks import (
     bench_history,
     bench_logging,
     bench_search,
+    bench_serving,
     bench_snapshot,
     bench_training,
 )
@@ -46,6 +47,7 @@ WORKLOADS: list[tuple[str, str, str]] = [
     ("snapshot", "6", "Code snapshot of a 5,000-file, 50 MB Git repository"),
     ("training", "7", bench_training.TITLE),
     ("charts", "C", "Charts: 20 runs × 100,000 points, pan/zoom, 1,000-run scatter"),
+    ("serving", "S", bench_serving.TITLE),
 ]
 
 
@@ -74,7 +76,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         metavar="NAME",
         help="run only this workload (logging, search, history, cli, gui, snapshot, training, "
-        "charts, or 1–7, C); "
+        "charts, serving, or 1–7, C, S); "
         "may be given several times",
     )
     parser.add_argument(
@@ -144,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "snapshot": lambda: bench_snapshot.run(ctx),
         "training": lambda: bench_training.run(ctx),
         "charts": lambda: bench_charts.run(ctx),
+        "serving": lambda: bench_serving.run(ctx),
     }
     results: list[Result] = []
     for name, key, title in WORKLOADS:
