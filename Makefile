@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 BENCH_VENV := .venv-mlflow
+MLSERVER_VENV := .venv-mlserver
 
 .PHONY: run test bench lint format clean
 
@@ -38,8 +39,21 @@ $(BENCH_VENV)/.installed-stamp:
 	$(BENCH_VENV)/bin/python -m pip install --quiet 'mlflow>=2.10'
 	touch $@
 
-bench: $(STAMP) $(BENCH_VENV)/.installed-stamp
+# MLServer (the serving benchmark's other peer) gets a venv of its own too: it pins other versions
+# of packages the app uses (fastapi < 0.116, protobuf, grpcio, gevent...). 1.7.1 is the release
+# checked to install and serve here. scikit-learn is pinned to the app venv's version because the
+# benchmark hands it the app's fitted estimator as a joblib (pickle) file. The venv ignores itself
+# in Git ('*' in its own .gitignore).
+$(MLSERVER_VENV)/.installed-stamp: | $(STAMP)
+	$(PYTHON) -m venv $(MLSERVER_VENV)
+	echo '*' > $(MLSERVER_VENV)/.gitignore
+	$(MLSERVER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLSERVER_VENV)/bin/python -m pip install --quiet 'mlserver==1.7.1' 'mlserver-sklearn==1.7.1' \
+		"scikit-learn==$$($(BIN)/python -c 'import sklearn; print(sklearn.__version__)')"
+	touch $@
+
+bench: $(STAMP) $(BENCH_VENV)/.installed-stamp $(MLSERVER_VENV)/.installed-stamp
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m tests.benchmarks --mlflow-python $(BENCH_VENV)/bin/python
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(MLSERVER_VENV) .pytest_cache .mypy_cache .ruff_cache
