@@ -15,10 +15,13 @@ StandardScaler + LogisticRegression pipeline and a 100-tree RandomForest — are
 Each (server, model) pair runs alone: start the server, time start-up to ready, run the cases,
 read the resident memory of the server's process tree, stop it with SIGTERM. Cases: single-row
 requests from 1 and 8 concurrent clients and 1,000-row batches from 1 client, 10 s each
-(``--quick``: the LogisticRegression pipeline only, 1 s each, no client check). Every client is
-its own process with one keep-alive connection (raw sockets, pre-encoded bodies, so a client
-costs little CPU per request); a check at the start compares that with 8 threads in one process
-and 2 processes × 4 threads. A sample of answers (the first ones and every 25th) is compared
+(``--quick``: the LogisticRegression pipeline only, 1 s each, no client check). Each client is
+a thread with one keep-alive connection (raw sockets, pre-encoded bodies, so a client costs
+little CPU per request) in load-generator processes apart from the server: 1 process for one
+client, 2 processes × 4 threads for 8. A check at the start compares 8 processes × 1 thread,
+2 × 4 and 1 × 8 on the first server: on this 2-core machine more client processes steal CPU
+from the server, while the clients' own CPU stays far below a core, so the GIL caps nothing.
+A sample of answers (the first ones and every 25th) is compared
 with scikit-learn's own predictions.
 
 Run as ``python -m tests.benchmarks.bench_serving --client`` this module is one load client: it
@@ -67,6 +70,7 @@ P50_GOAL_S = 0.002
 READY_GOAL_S = 1.0
 RSS_GOAL_MB = 200.0
 BATCH_ROWS = 1000
+CLIENT_PROCESSES = {1: 1, 8: 2}  # load-generator processes per number of clients
 CHECK_EVERY = 25
 READY_TIMEOUT_S = 180.0
 STOP_GRACE_S = 15.0
@@ -447,7 +451,8 @@ def _load(
 ) -> Load:
     """``case.clients`` clients (``processes`` × ``threads``) for ``seconds``, figures merged."""
     if processes is None:
-        processes, threads = case.clients, 1
+        processes = CLIENT_PROCESSES.get(case.clients, 1)
+        threads = case.clients // processes
     job = json.dumps(target.job(model, case, threads)) + "\n"
     clients = []
     for _ in range(processes):
@@ -1155,6 +1160,26 @@ def _results(models: list[Model], sessions: list[Session]) -> list[Result]:
     return results
 
 
+def _source_state() -> str:
+    """The commit the server code comes from, and whether desktop_app/serving has local edits."""
+    try:
+        head = subprocess.run(
+            ["git", "log", "-1", "--format=%h %s"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "desktop_app/serving"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout.splitlines()
+    except OSError:
+        return "unknown (no git)"
+    state = f"commit {head[:70]}"
+    if dirty:
+        state += f"; plus uncommitted changes in {len(dirty)} file(s) of desktop_app/serving"
+    return state
+
+
 def _load_average() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -1188,6 +1213,16 @@ def run(ctx: Context) -> list[Result]:
             f"{fmt_seconds(model.inprocess['batch'])} for {BATCH_ROWS:,}"
         )
 
+    say(f"  ModelDesk source: {_source_state()}")
+    say(
+        "  load clients: 1 process for 1 client, "
+        + ", ".join(
+            f"{p} processes × {c // p} threads for {c}"
+            for c, p in CLIENT_PROCESSES.items()
+            if c > 1
+        )
+        + "; keep-alive, raw sockets"
+    )
     problems: list[str] = []
     servers: list[str] = []
     modeldesk_problem = _modeldesk_available()
