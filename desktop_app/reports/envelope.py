@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,60 +21,88 @@ DENSE_POINTS_PER_COLUMN = 16
 BLOCK_FRACTION = 4
 
 
-class CurveEnvelope:
-    """A curve's points with their minima and maxima over blocks of 2, 4, 8, … points.
+Spans = tuple[np.ndarray, np.ndarray]
 
-    ``spans`` answers in time set by the column count, however many points are in view: dense
-    views take each column's extremes from blocks at most a quarter column wide (a spike is
-    kept, placed at worst a quarter pixel off); sparse views, and views where some block is
-    wider than that (a log x axis, a pause in wall-clock time), are traced exactly.
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where a view's columns fall in the points: everything about a query but the y values.
+
+    ``blocks`` is the block size (``2 ** level``) or 0 for an exact trace. ``first``/``stop``
+    bound the blocks (or points) read; ``starts`` are reduceat offsets into them, one per
+    column that holds any (``filled`` picks those columns, None when all do). An exact trace also
+    carries, per column edge, the points either side (``before``, ``after``), how far along
+    the segment between them the edge is (``along``), and where no segment crosses (``open``).
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.x = np.asarray(x, dtype=float)
-        self.y = np.asarray(y, dtype=float)
-        self._levels: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    blocks: int
+    first: int
+    stop: int
+    starts: np.ndarray
+    filled: np.ndarray | None
+    before: np.ndarray | None = None
+    after: np.ndarray | None = None
+    along: np.ndarray | None = None
+    open: np.ndarray | None = None
 
-    def _level(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """First x, x extent, minimum and maximum of blocks of ``2 ** index`` points."""
+
+class XIndex:
+    """The x side of envelopes (block starts and widths, each view's layout), shareable.
+
+    Runs logged at the same steps have equal x: their envelopes can share one index, so a
+    view is laid out once for all of them and each curve only reduces its own values.
+    """
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = np.asarray(x, dtype=float)
+        self._levels: list[tuple[np.ndarray, np.ndarray]] = []
+        self._last: tuple[tuple[float, float, int], _Layout] | None = None
+
+    def same_x(self, x: np.ndarray) -> bool:
+        """Whether ``x`` holds exactly this index's values (cheap checks first)."""
+        mine = self.x
+        if x is mine:
+            return True
+        if x.size != mine.size or x.size == 0:
+            return x.size == mine.size
+        return bool(x[0] == mine[0] and x[-1] == mine[-1] and np.array_equal(x, mine))
+
+    def level(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """First x and x extent of each block of ``2 ** index`` points (index ≥ 1)."""
         while len(self._levels) < index:
-            low, high = self._levels[-1][2:] if self._levels else (self.y, self.y)
-            if low.size % 2:
-                low = np.append(low, np.nan)
-                high = np.append(high, np.nan)
             size = 2 ** (len(self._levels) + 1)
-            # Block starts are copied out: searching a strided view of a cold array is slow.
+            # Copied out: searching a strided view of a cold array is slow.
             starts = self.x[::size].copy()
             last = np.minimum(np.arange(size - 1, self.x.size + size - 1, size), self.x.size - 1)
-            widths = self.x[last] - starts
-            pair_low = np.fmin(low[0::2], low[1::2])
-            pair_high = np.fmax(high[0::2], high[1::2])
-            self._levels.append((starts, widths, pair_low, pair_high))
+            self._levels.append((starts, self.x[last] - starts))
         return self._levels[index - 1]
 
-    def spans(self, left: float, right: float, columns: int) -> tuple[np.ndarray, np.ndarray]:
-        """Lowest and highest value the curve reaches in each of ``columns`` columns of the view."""
+    def layout(self, left: float, right: float, columns: int) -> _Layout:
+        """How ``columns`` equal columns over [left, right] fall in the points (last one kept)."""
+        key = (left, right, columns)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
         x = self.x
-        if columns <= 0 or x.size == 0 or not right > left:
-            return column_spans(x, self.y, left, right, columns)
         first = int(np.searchsorted(x, left, side="left"))
         stop = int(np.searchsorted(x, right, side="right"))
-        per_column = (stop - first) / columns
-        if per_column >= DENSE_POINTS_PER_COLUMN:
-            spans = self._from_blocks(first, stop, left, right, columns)
-            if spans is not None:
-                return spans
-        # One point either side of the view, for where the line enters and leaves it.
-        start, end = max(first - 1, 0), min(stop + 1, x.size)
-        return column_spans(x[start:end], self.y[start:end], left, right, columns)
+        layout = None
+        if (stop - first) / columns >= DENSE_POINTS_PER_COLUMN:
+            layout = self._block_layout(first, stop, left, right, columns)
+        if layout is None:
+            # One point either side of the view, for where the line enters and leaves it.
+            layout = _exact_layout(
+                x, max(first - 1, 0), min(stop + 1, x.size), left, right, columns
+            )
+        self._last = (key, layout)
+        return layout
 
-    def _from_blocks(
+    def _block_layout(
         self, first: int, stop: int, left: float, right: float, columns: int
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Spans of points [first, stop) from blocks; None if a block is too wide to place."""
+    ) -> _Layout | None:
+        """Columns as runs of blocks; None if some block is too wide to place in one column."""
         index = int(math.log2((stop - first) / columns / BLOCK_FRACTION))
         size = 2**index
-        block_starts, widths, low_blocks, high_blocks = self._level(index)
+        block_starts, widths = self.level(index)
         block_first, block_stop = first // size, -(-stop // size)
         if float(widths[block_first:block_stop].max()) > (right - left) / columns / BLOCK_FRACTION:
             return None
@@ -82,58 +111,116 @@ class CurveEnvelope:
         )
         # The block holding the first point in view starts left of the view: it is column 0's.
         starts[0] = 0
-        lows, highs = low_blocks[block_first:block_stop], high_blocks[block_first:block_stop]
-        filled = starts[1:] > starts[:-1]
-        if filled.all():
-            low = np.fmin.reduceat(lows, starts[:-1])
-            high = np.fmax.reduceat(highs, starts[:-1])
-        else:
-            # Columns without a block start (reduceat cannot take empty runs).
-            low = np.full(columns, np.nan)
-            high = low.copy()
-            runs = starts[:-1][filled]
-            low[filled] = np.fmin.reduceat(lows, runs)
-            high[filled] = np.fmax.reduceat(highs, runs)
-        return _bridge(low, high)
+        return _runs(size, block_first, starts)
 
 
-def column_spans(
-    x: np.ndarray, y: np.ndarray, left: float, right: float, columns: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _exact_layout(
+    x: np.ndarray, start: int, end: int, left: float, right: float, columns: int
+) -> _Layout:
+    """Columns as runs of points [start, end), with where the line crosses each edge."""
+    edges = _edges(left, right, columns)
+    starts = np.searchsorted(x[start:end], edges, side="left")
+    last = end - start - 1
+    # The segment across each edge runs from the last point before it to the first after it.
+    before = np.maximum(starts - 1, 0) + start
+    after = np.minimum(starts, last) + start
+    with np.errstate(invalid="ignore", divide="ignore"):
+        along = (edges - x[before]) / (x[after] - x[before])
+    runs = _runs(0, start, starts)
+    no_segment = (starts == 0) | (starts > last)
+    return _Layout(0, start, runs.stop, runs.starts, runs.filled, before, after, along, no_segment)
+
+
+def _runs(blocks: int, first: int, starts: np.ndarray) -> _Layout:
+    """A layout whose column k reads items [first + starts[k], first + starts[k + 1])."""
+    stop = first + int(starts[-1])
+    filled = starts[1:] > starts[:-1]
+    if filled.all():
+        return _Layout(blocks, first, stop, starts[:-1], None)
+    # Columns without items (reduceat cannot take empty runs).
+    return _Layout(blocks, first, stop, starts[:-1][filled], filled)
+
+
+class CurveEnvelope:
+    """A curve's points with their minima and maxima over blocks of 2, 4, 8, … points.
+
+    ``spans`` answers in time set by the column count, however many points are in view: dense
+    views take each column's extremes from blocks at most a quarter column wide (a spike is
+    kept, placed at worst a quarter pixel off); sparse views, and views where some block is
+    wider than that (a log x axis, a pause in wall-clock time), are traced exactly. Give
+    curves with equal x one ``XIndex``.
+    """
+
+    def __init__(self, x: np.ndarray | XIndex, y: np.ndarray) -> None:
+        self.index = x if isinstance(x, XIndex) else XIndex(x)
+        self.y = np.asarray(y, dtype=float)
+        self._levels: list[tuple[np.ndarray, np.ndarray]] = []
+
+    @property
+    def x(self) -> np.ndarray:
+        """The points' x, ascending."""
+        return self.index.x
+
+    def _level(self, blocks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Minimum and maximum of each block of ``blocks`` points (a power of two ≥ 2)."""
+        while 2 ** len(self._levels) < blocks:
+            low, high = self._levels[-1] if self._levels else (self.y, self.y)
+            if low.size % 2:
+                low = np.append(low, np.nan)
+                high = np.append(high, np.nan)
+            self._levels.append((np.fmin(low[0::2], low[1::2]), np.fmax(high[0::2], high[1::2])))
+        return self._levels[blocks.bit_length() - 2]
+
+    def spans(self, left: float, right: float, columns: int) -> Spans:
+        """Lowest and highest value the curve reaches in each of ``columns`` columns of the view."""
+        if columns <= 0 or self.y.size == 0 or not right > left:
+            return _nothing(columns)
+        layout = self.index.layout(left, right, columns)
+        if layout.blocks:
+            low_blocks, high_blocks = self._level(layout.blocks)
+            return _bridge(*_reduce(layout, low_blocks, high_blocks, columns))
+        return _traced(layout, self.y, columns)
+
+
+def column_spans(x: np.ndarray, y: np.ndarray, left: float, right: float, columns: int) -> Spans:
     """Lowest and highest value of the line through (x, y) in each of ``columns`` equal columns.
 
     The columns split [left, right]. ``x`` must be ascending and finite; a NaN in ``y`` breaks
     the line (no segment touches it). A column the line does not reach gets NaN.
     """
     if columns <= 0 or x.size == 0 or not right > left:
-        empty = np.full(max(columns, 0), np.nan)
-        return empty, empty.copy()
-    edges = _edges(left, right, columns)
-    # The points inside each column, reduced in one pass (x is sorted, so columns are runs).
-    starts = np.searchsorted(x, edges, side="left")
-    filled = starts[1:] > starts[:-1]
-    if filled.all():
-        inside = y[: starts[-1]]
-        low = np.fmin.reduceat(inside, starts[:-1])
-        high = np.fmax.reduceat(inside, starts[:-1])
-    else:
-        low = np.full(columns, np.nan)
-        high = low.copy()
-        if filled.any():
-            runs = starts[:-1][filled]
-            inside = y[: starts[-1]]
-            low[filled] = np.fmin.reduceat(inside, runs)
-            high[filled] = np.fmax.reduceat(inside, runs)
-    # Where the line crosses each edge: between the last point before it and the first after.
-    last = x.size - 1
-    before = np.maximum(starts - 1, 0)
-    after = np.minimum(starts, last)
-    xa, xb = x[before], x[after]
-    ya, yb = y[before], y[after]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        crossing = ya + (yb - ya) * ((edges - xa) / (xb - xa))
-    # No line crosses an edge before the first point or after the last one.
-    crossing[(starts == 0) | (starts > last)] = np.nan
+        return _nothing(columns)
+    layout = _exact_layout(np.asarray(x, dtype=float), 0, x.size, left, right, columns)
+    return _traced(layout, np.asarray(y, dtype=float), columns)
+
+
+def _nothing(columns: int) -> Spans:
+    empty = np.full(max(columns, 0), np.nan)
+    return empty, empty.copy()
+
+
+def _reduce(layout: _Layout, lows: np.ndarray, highs: np.ndarray, columns: int) -> Spans:
+    """Each column's minimum of ``lows`` and maximum of ``highs`` over its run of items."""
+    lows = lows[layout.first : layout.stop]
+    highs = highs[layout.first : layout.stop]
+    if layout.filled is None:
+        return np.fmin.reduceat(lows, layout.starts), np.fmax.reduceat(highs, layout.starts)
+    low = np.full(columns, np.nan)
+    high = low.copy()
+    if layout.starts.size:
+        low[layout.filled] = np.fmin.reduceat(lows, layout.starts)
+        high[layout.filled] = np.fmax.reduceat(highs, layout.starts)
+    return low, high
+
+
+def _traced(layout: _Layout, y: np.ndarray, columns: int) -> Spans:
+    """Exact spans: the points in each column and the line's value at its two edges."""
+    assert layout.before is not None and layout.after is not None and layout.along is not None
+    low, high = _reduce(layout, y, y, columns)
+    before, after = y[layout.before], y[layout.after]
+    with np.errstate(invalid="ignore"):
+        crossing = before + (after - before) * layout.along
+    crossing[layout.open] = np.nan
     low = np.fmin(low, np.fmin(crossing[:-1], crossing[1:]))
     high = np.fmax(high, np.fmax(crossing[:-1], crossing[1:]))
     return low, high

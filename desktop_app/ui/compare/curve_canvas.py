@@ -24,10 +24,10 @@ from itertools import groupby
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPaintEngine, QPainter, QPolygonF, QTransform
+from PySide6.QtGui import QColor, QImage, QPaintEngine, QPainter, QPen, QPolygonF, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from desktop_app.reports.envelope import CurveEnvelope, span_rows
+from desktop_app.reports.envelope import CurveEnvelope, XIndex, span_rows
 from desktop_app.ui.metric_chart import pg
 
 # Painting to these goes through the transposed image; anything else (SVG, PDF, printers) gets
@@ -48,6 +48,7 @@ class CanvasCurve(pg.PlotDataItem):
     def __init__(self, canvas: CurveCanvas, **kwargs: object) -> None:
         self._canvas = canvas
         self._line_source: object = None
+        self._line_stale = True
         self._envelope = CurveEnvelope(np.empty(0), np.empty(0))
         self._y_range: tuple[float, float] | None = None
         self._spans_key: tuple[float, float, int] | None = None
@@ -66,10 +67,23 @@ class CanvasCurve(pg.PlotDataItem):
     def setClipToView(self, state: bool) -> None:
         """Ignored: the canvas only reads the points in view anyway (the plot sets this)."""
 
+    def viewRangeChanged(
+        self, vb: object = None, ranges: object = None, changed: object = None
+    ) -> None:
+        """Nothing to redo when the view moves: pyqtgraph's clipping and downsampling are off."""
+
     def updateItems(self, styleUpdate: bool = True) -> None:
         """Update the point symbols as pyqtgraph does; the line is the canvas's."""
+        # pyqtgraph comes here whenever the data or its log mapping changed.
+        self._line_stale = True
         super().updateItems(styleUpdate)
         self.curve.hide()
+        self._canvas.update()
+
+    def clear(self) -> None:
+        """Drop the data (the one way to change it that does not go through ``updateItems``)."""
+        self._line_stale = True
+        super().clear()
         self._canvas.update()
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
@@ -84,6 +98,9 @@ class CanvasCurve(pg.PlotDataItem):
 
     def line(self) -> tuple[np.ndarray, np.ndarray]:
         """The (x, y) the line runs through: log-mapped, points without a finite x left out."""
+        if not self._line_stale:
+            return self._envelope.x, self._envelope.y
+        self._line_stale = False
         dataset = self._getDisplayDataset()
         if dataset is not self._line_source:
             self._line_source = dataset
@@ -96,8 +113,13 @@ class CanvasCurve(pg.PlotDataItem):
                 if not dataset.xAllFinite:
                     keep = np.isfinite(x)
                     x, y = x[keep], y[keep]
-            self._envelope = CurveEnvelope(x, y)
+            self._envelope = CurveEnvelope(self._canvas.x_index(x, self), y)
         return self._envelope.x, self._envelope.y
+
+    @property
+    def envelope(self) -> CurveEnvelope:
+        """The line's points and their block extremes (as of the last ``line()``)."""
+        return self._envelope
 
     def spans(self, left: float, right: float, columns: int) -> Spans:
         """Lowest and highest value the line reaches in each pixel column of [left, right]."""
@@ -156,6 +178,15 @@ class CurveCanvas(pg.GraphicsObject):
             self.informViewBoundsChanged()
             self.update()
 
+    def x_index(self, x: np.ndarray, asking: CanvasCurve) -> XIndex:
+        """An index of ``x``: another curve's when its x is the same (runs logged at the same
+        steps, a raw curve and its smoothed one), so a view is laid out once for all of them."""
+        for curve in self._curves:
+            index = curve.envelope.index
+            if curve is not asking and index.same_x(x):
+                return index
+        return XIndex(x)
+
     def drawn(self, curve: CanvasCurve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the last paint drew of a curve: each pixel column's centre x, low and high value."""
         left, right, columns = self._painted
@@ -166,9 +197,9 @@ class CurveCanvas(pg.GraphicsObject):
         return centres, low, high
 
     def stacked(self) -> list[CanvasCurve]:
-        """The visible curves, bottom first (by z value, then in the order they were added)."""
+        """The curves with a visible line, bottom first (by z value, then as they were added)."""
         order = {id(c): i for i, c in enumerate(self._curves)}
-        shown = [c for c in self._curves if c.isVisible()]
+        shown = [c for c in self._curves if c.isVisible() and _has_line(c)]
         return sorted(shown, key=lambda c: (c.zValue(), order[id(c)]))
 
     # ---- bounds ------------------------------------------------------------------------------
@@ -303,22 +334,24 @@ class CurveCanvas(pg.GraphicsObject):
         centres = rect.left() + (np.arange(columns) + 0.5) * (rect.width() / columns)
         x = np.repeat(centres, 2)
         for curve in self.stacked():
-            pen = curve.opts["pen"]
-            if pen is None:
-                continue
             low, high = curve.spans(rect.left(), rect.right(), columns)
             y = np.column_stack([low, high]).reshape(-1)
             finite = np.isfinite(y)
             # Join a column's low to its high, and to the next column, only where both exist.
             connect = np.append(finite[:-1] & finite[1:], False)
             path = pg.functions.arrayToQPath(x, np.nan_to_num(y), connect=connect)
-            p.setPen(pen)
+            p.setPen(curve.opts["pen"])
             p.drawPath(path)
 
 
-def _extra_pixels(pen: object, ratio: float) -> int:
+def _has_line(curve: CanvasCurve) -> bool:
+    pen = curve.opts["pen"]
+    return pen is not None and pen.style() != Qt.PenStyle.NoPen
+
+
+def _extra_pixels(pen: QPen, ratio: float) -> int:
     """How many pixels a pen reaches beyond a one-pixel line on each side."""
-    width = pen.widthF() if pen is not None else 1.0  # type: ignore[attr-defined]
+    width = pen.widthF()
     return max(0, math.ceil((max(width, 1.0) * ratio - 1.0) / 2))
 
 
