@@ -88,6 +88,7 @@ class ServingApp:
                 {"GET": self._recording, "PUT": self._recording},
             ),
         }
+        self._model_route_cache: dict[bytes, tuple[str, dict[str, Callable[..., Any]]]] = {}
         self._model_routes: dict[str, tuple[str, dict[str, Callable[..., Any]]]] = {
             "": ("/v2/models/{name}", {"GET": self._model_meta}),
             "ready": ("/v2/models/{name}/ready", {"GET": self._model_ready_route}),
@@ -151,6 +152,10 @@ class ServingApp:
         found = self._routes.get(path)
         if found is not None:
             return found
+        raw_key = scope.get("raw_path") or path.encode()
+        found = self._model_route_cache.get(raw_key)
+        if found is not None:
+            return found
         if is_v2 and path.startswith("/v2/models/"):
             # Split the raw path so that a %2F inside a name does not split it.
             raw = scope.get("raw_path") or path.encode()
@@ -173,6 +178,8 @@ class ServingApp:
                 rest = rest[2:]
             key = "/".join(rest)
             if key in self._model_routes:
+                # Only this model's few valid paths are cached, so the cache stays tiny.
+                self._model_route_cache[raw_key] = self._model_routes[key]
                 return self._model_routes[key]
         return "other", None
 
@@ -374,7 +381,7 @@ class _Missing(dict[str, Callable[..., Any]]):
         super().__init__()
         self.message = message
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         """Every method gets the same 404."""
         message = self.message
 

@@ -92,6 +92,11 @@ class ServedModel:
             self.feature_names is not None and not self._takes_plain_arrays()
         )
         self.output_names = [PREDICT, PREDICT_PROBA] if self.has_proba else [PREDICT]
+        self._fast_predict: Any = None
+        if not self.needs_frame:
+            from desktop_app.serving.fastpath import compile_predict
+
+            self._fast_predict = compile_predict(estimator)
         self.n_classes = None if self.classes is None else len(self.classes)
 
     def _takes_plain_arrays(self) -> bool:
@@ -129,6 +134,8 @@ class ServedModel:
         """``estimator.predict`` on a prepared input (matrix or DataFrame)."""
         import numpy as np
 
+        if self._fast_predict is not None and type(x) is np.ndarray:
+            return self._fast_predict(x)  # type: ignore[no-any-return]
         try:
             return np.asarray(self.estimator.predict(x))
         except (ValueError, TypeError) as exc:
@@ -153,6 +160,7 @@ class ServedModel:
             "n_features": self.n_features,
             "columns": None if self.columns is None else [c.name for c in self.columns],
             "mixed": self.mixed,
+            "fast_predict": self._fast_predict is not None,
         }
 
 

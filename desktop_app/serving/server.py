@@ -322,19 +322,29 @@ def _server_class() -> type:
 # ---- serve -----------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def pandas_deferred() -> Iterator[None]:
+# What loading any scikit-learn model needs; skops imports an estimator's own module on load.
+CORE_MODULES = ("numpy", "sklearn", "sklearn.base", "sklearn.pipeline", "skops.io")
+
+
+def import_serving_stack(modules: tuple[str, ...]) -> None:
     """Import scikit-learn without pandas; pandas is imported later only if the model needs it.
 
-    scikit-learn imports pandas (and pyarrow) merely because it is installed, ~60 MB resident
-    that a model fed plain matrices never uses. Marking pandas absent while scikit-learn loads
-    avoids that; pandas stays importable afterwards (scikit-learn looks DataFrames up lazily).
+    scikit-learn imports pandas (and pyarrow) at start-up merely because it is installed,
+    ~60 MB resident that a model fed plain matrices never uses. Marking pandas absent while
+    scikit-learn loads avoids that. The mark is removed right after the imports: scikit-learn
+    looks DataFrames up lazily, and would fail on a marked-absent pandas at predict time.
     """
+    import importlib
+
     deferred = "pandas" not in sys.modules
     if deferred:
         sys.modules["pandas"] = None  # type: ignore[assignment]
     try:
-        yield
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                continue
     finally:
         if deferred and sys.modules.get("pandas", False) is None:
             del sys.modules["pandas"]
@@ -342,14 +352,13 @@ def pandas_deferred() -> Iterator[None]:
 
 def build_app(registry: Registry, options: ServeOptions) -> ServingApp:
     """Load the model (hash checked) and build the ASGI app around it."""
-    with pandas_deferred():
-        from desktop_app.serving.app import ServingApp
-        from desktop_app.serving.model import ModelLoadError, load_served_model, prepare_inference
-        from desktop_app.serving.recording import InputRecorder
+    from desktop_app.serving.app import ServingApp
+    from desktop_app.serving.model import ModelLoadError, load_served_model, prepare_inference
+    from desktop_app.serving.recording import InputRecorder
 
+    import_serving_stack(CORE_MODULES)
     try:
-        with pandas_deferred():
-            model = load_served_model(registry, options.model, options.ref)
+        model = load_served_model(registry, options.model, options.ref)
     except ModelLoadError as exc:
         raise ServeError(exc.message, EXIT_ERROR, code=exc.code) from None
     if model.needs_frame:

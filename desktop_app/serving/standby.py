@@ -16,7 +16,7 @@ from desktop_app.serving.server import ServeOptions, options_from_json
 if TYPE_CHECKING:
     from desktop_app.registry.store import Registry
 
-# What serving any scikit-learn model needs; skops imports an estimator's own module on load.
+# The usual estimators' modules too: a standby pays these imports before it is needed.
 WARM_MODULES = (
     "numpy",
     "scipy.special",
@@ -44,16 +44,9 @@ WARM_MODULES = (
 
 def warm_up() -> None:
     """Import everything a server needs, so that serving starts in well under a second."""
-    import importlib
+    from desktop_app.serving.server import import_serving_stack
 
-    from desktop_app.serving.server import pandas_deferred
-
-    with pandas_deferred():
-        for name in WARM_MODULES:
-            try:
-                importlib.import_module(name)
-            except ImportError:
-                continue
+    import_serving_stack(WARM_MODULES)
 
 
 def wait_for_options(stdin: IO[str] | None = None) -> ServeOptions | None:

@@ -374,7 +374,7 @@ def decode_infer(model: ServedModel, body: bytes, header_length: bytes | None) -
         raise bad_request("the request body must be a JSON object")
     request_id = request.get("id")
     if request_id is None:
-        request_id = str(uuid.uuid4())
+        request_id = uuid.uuid4().hex
     elif not isinstance(request_id, str):
         raise bad_request("'id' must be a string")
     params = request.get("parameters")
