@@ -157,17 +157,17 @@ class ServingApp:
         if found is not None:
             return found
         if is_v2 and path.startswith("/v2/models/"):
-            # Split the raw path so that a %2F inside a name does not split it.
+            # The served name is matched as a prefix of the decoded path, so a name holding
+            # '/' works whether a client percent-encodes it (%2F) or not (tritonclient).
+            name = self.model.name
             raw = scope.get("raw_path") or path.encode()
-            parts = [unquote(p.decode("latin-1")) for p in raw.split(b"/")[3:]]
-            if parts and parts[-1] == "":
-                parts.pop()
-            if not parts or parts[0] != self.model.name:
-                name = parts[0] if parts else ""
+            decoded = unquote(raw.decode("latin-1"))[len("/v2/models/") :]
+            if decoded != name and not decoded.startswith(name + "/"):
+                asked = decoded.split("/", 1)[0]
                 return "other", _Missing(
-                    f"model {name!r} is not served here (this server serves {self.model.name!r})"
+                    f"model {asked!r} is not served here (this server serves {name!r})"
                 )
-            rest = parts[1:]
+            rest = [p for p in decoded[len(name) :].split("/") if p]
             if len(rest) >= 2 and rest[0] == "versions":
                 if rest[1] != self.model.version:
                     message = (

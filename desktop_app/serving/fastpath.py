@@ -96,7 +96,7 @@ def _build(scalings: list[tuple[Any, Any]], final: Any, kind: str) -> Predict:
     coef = final.coef_
     weights = coef if coef.ndim == 1 else coef.T
     intercept = final.intercept_
-    classes = getattr(final, "classes_", None)
+    classes: Any = getattr(final, "classes_", None)
 
     def predict(x: np.ndarray) -> np.ndarray:
         steps = casts[x.dtype]

@@ -135,7 +135,7 @@ class ServedModel:
         import numpy as np
 
         if self._fast_predict is not None and type(x) is np.ndarray:
-            return self._fast_predict(x)  # type: ignore[no-any-return]
+            return self._fast_predict(x)
         try:
             return np.asarray(self.estimator.predict(x))
         except (ValueError, TypeError) as exc:
