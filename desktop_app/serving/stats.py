@@ -1,8 +1,9 @@
 """Request statistics: Prometheus metrics for scrapers and a small JSON summary for the panel.
 
-The panel's numbers (requests per second over the last minute, recent latency percentiles)
-come from a ring buffer of the last few thousand prediction requests, so reading them costs
-nothing on the request path and stays cheap however long the server runs.
+The panel's numbers come from fixed-size buffers: per-second request counts over the last
+minute (requests per second) and a ring of the last few thousand latencies (percentiles over
+the last minute's most recent requests), so they cost nothing on the request path and stay
+cheap however long the server runs.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class ServerStats:
         self._times = [0.0] * RING_SIZE
         self._latencies = [0.0] * RING_SIZE
         self._next = 0
+        # Requests per wall-clock second over the last minute, for rps_1m at any rate.
+        self._second_stamp = [0] * int(WINDOW_S)
+        self._second_count = [0] * int(WINDOW_S)
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self._requests = Counter(
@@ -97,8 +101,15 @@ class ServerStats:
                 self.errors += 1
             else:
                 self._predictions.inc(rows)
+            now = time.time()
+            second = int(now)
+            slot = second % len(self._second_stamp)
+            if self._second_stamp[slot] != second:
+                self._second_stamp[slot] = second
+                self._second_count[slot] = 0
+            self._second_count[slot] += 1
             index = self._next
-            self._times[index] = time.time()
+            self._times[index] = now
             self._latencies[index] = seconds
             self._next = (index + 1) % RING_SIZE
 
@@ -111,6 +122,11 @@ class ServerStats:
             if t and now - t <= WINDOW_S
         ]
         window = min(WINDOW_S, max(now - self.started_at, 1e-3))
+        last_minute = sum(
+            count
+            for stamp, count in zip(self._second_stamp, self._second_count, strict=True)
+            if now - stamp < WINDOW_S
+        )
         recent.sort()
         return {
             "model": self.model,
@@ -119,8 +135,7 @@ class ServerStats:
             "uptime_s": now - self.started_at,
             "requests": self.requests,
             "errors": self.errors,
-            # The ring holds at most RING_SIZE entries; beyond that rate this is a lower bound.
-            "rps_1m": len(recent) / window,
+            "rps_1m": last_minute / window,
             "latency_ms": {
                 "p50": _percentile(recent, 0.50),
                 "p90": _percentile(recent, 0.90),
