@@ -351,6 +351,14 @@ class _ClientThread(threading.Thread):
         self.errors = 0
 
     def run(self) -> None:
+        # A fresh connection: the warm-up one may have idled past the server's keep-alive
+        # timeout while slower clients warmed up (uvicorn closes idle ones after 5 s).
+        try:
+            self.conn.open()
+        except OSError as exc:
+            self.errors += 1
+            self.first_error = f"connect: {type(exc).__name__}: {exc}"
+            return
         while (wait := self.start_at - time.monotonic()) > 0:
             time.sleep(min(wait, 0.002))
         number = 0
