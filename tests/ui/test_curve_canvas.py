@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
-from desktop_app.reports.envelope import CurveEnvelope, column_spans, span_rows
+from desktop_app.reports.envelope import CurveEnvelope, XIndex, column_spans, span_rows
 from desktop_app.ui.compare.curves import CurveChart
 
 # ---- the envelope ----------------------------------------------------------------------------
@@ -89,6 +89,21 @@ def test_uneven_x_is_traced_exactly_not_from_blocks() -> None:
     exact = column_spans(logged, y, 0, 5, 700)
     np.testing.assert_allclose(low, exact[0])
     np.testing.assert_allclose(high, exact[1])
+
+
+def test_runs_with_the_same_steps_share_one_layout_and_get_their_own_spans() -> None:
+    x = np.arange(50_000, dtype=float)
+    rng = np.random.default_rng(6)
+    first_y, second_y = rng.normal(size=x.size), rng.normal(size=x.size) + 3
+    index = XIndex(x)
+    assert index.same_x(x.copy()) and not index.same_x(x + 1)
+    shared = [CurveEnvelope(index, first_y), CurveEnvelope(index, second_y)]
+    alone = [CurveEnvelope(x.copy(), first_y), CurveEnvelope(x.copy(), second_y)]
+    for left, right in [(0, 50_000), (100.5, 700), (30_000, 31_000)]:
+        for one, other in zip(shared, alone, strict=True):
+            np.testing.assert_array_equal(
+                one.spans(left, right, 640), other.spans(left, right, 640)
+            )
 
 
 def test_span_rows_map_values_to_pixel_rows_and_widen_for_thick_pens() -> None:
@@ -187,3 +202,20 @@ def test_live_updates_gaps_and_hidden_curves(chart: CurveChart) -> None:
     assert in_gap.any() and np.isnan(low[in_gap]).all()  # a NaN is a gap, not a line
     chart.curves["a"].hide()
     assert chart.canvas.stacked() == []
+
+
+def test_a_selected_run_is_drawn_last_and_thicker(chart: CurveChart) -> None:
+    for i, run_id in enumerate("abc"):
+        feed(chart, run_id, noisy(10 + i, 5_000))
+    chart.set_selected(["a"])
+    chart.grab()
+    stacked = chart.canvas.stacked()
+    assert stacked[-1] is chart.curves["a"]  # on top of the others
+    assert chart.curves["a"].opts["pen"].widthF() > chart.curves["b"].opts["pen"].widthF()
+    assert chart.curves["b"].opts["pen"].color().alpha() < 255  # the others dimmed
+    chart.set_smoothing(0.8)
+    chart.grab()
+    stacked = chart.canvas.stacked()
+    raw = set(chart.raw_curves.values())
+    # The faint raw curves all lie under every smoothed one.
+    assert set(stacked[: len(raw)]) == raw and stacked[-1] is chart.curves["a"]

@@ -136,9 +136,11 @@ class CanvasCurve(pg.PlotDataItem):
         _x, y = self.line()
         if x_range is None:
             if self._y_range is None:
-                finite = y[np.isfinite(y)]
+                # fmin/fmax skip NaN (gaps; infinities were made gaps before plotting).
                 self._y_range = (
-                    (float(finite.min()), float(finite.max())) if finite.size else (math.nan,) * 2
+                    (float(np.fmin.reduce(y)), float(np.fmax.reduce(y)))
+                    if y.size
+                    else (math.nan,) * 2
                 )
             return self._y_range
         low, high = self.spans(x_range[0], x_range[1], columns)
@@ -272,7 +274,7 @@ class CurveCanvas(pg.GraphicsObject):
         self.columns = columns
         self._painted = (rect.left(), rect.right(), columns)
         curves = self.stacked()
-        fills = self._fill_polygons(curves, rect, columns, rows, ratio)
+        fills = self._fill_polygons(curves, rect, columns, rows)
         # Transposed: image row j is plot column (columns - 1 - j), image x is the plot's row,
         # so one quarter turn puts it upright.
         image = QImage(rows, columns, QImage.Format.Format_ARGB32_Premultiplied)
@@ -304,11 +306,11 @@ class CurveCanvas(pg.GraphicsObject):
         p.restore()
 
     def _fill_polygons(
-        self, curves: list[CanvasCurve], rect: QRectF, columns: int, rows: int, ratio: float
+        self, curves: list[CanvasCurve], rect: QRectF, columns: int, rows: int
     ) -> list[QPolygonF]:
         """Each curve's staircase polygon in the transposed image (kept while nothing moves)."""
         spans = [c.spans(rect.left(), rect.right(), columns) for c in curves]
-        extras = [_extra_pixels(c.opts["pen"], ratio) for c in curves]
+        extras = [_extra_pixels(c.opts["pen"]) for c in curves]
         key = (rect.left(), rect.right(), rect.top(), rect.bottom(), columns, rows, *extras)
         same = len(spans) == len(self._fills_spans) and all(
             a is b for a, b in zip(spans, self._fills_spans, strict=True)
@@ -349,10 +351,13 @@ def _has_line(curve: CanvasCurve) -> bool:
     return pen is not None and pen.style() != Qt.PenStyle.NoPen
 
 
-def _extra_pixels(pen: QPen, ratio: float) -> int:
-    """How many pixels a pen reaches beyond a one-pixel line on each side."""
-    width = pen.widthF()
-    return max(0, math.ceil((max(width, 1.0) * ratio - 1.0) / 2))
+def _extra_pixels(pen: QPen) -> int:
+    """How many device pixels a pen reaches beyond a one-pixel line on each side.
+
+    pyqtgraph's pens are cosmetic: their width is in device pixels, as Qt strokes them, so a
+    width-1 line stays one pixel thin on a high-density screen too.
+    """
+    return max(0, math.ceil((max(pen.widthF(), 1.0) - 1.0) / 2))
 
 
 def _fill(painter: QPainter, group: object) -> None:
