@@ -312,10 +312,8 @@ def _signatures(registry: Registry, version: Any) -> list[Any]:
     return found
 
 
-def load_served_model(registry: Registry, name: str, ref: str | None) -> ServedModel:
-    """Load a registered version (``ref``: None = latest, ``"@alias"`` or a number)."""
-    from desktop_app.registry.model_files import load_trusted_model
-
+def resolve_model_file(registry: Registry, name: str, ref: str | None) -> tuple[Any, Artifact]:
+    """The version ``ref`` names (None = latest, ``"@alias"``, a number) and its model file."""
     try:
         if ref is None:
             latest = registry.get_registered_model(name).latest_version
@@ -328,7 +326,25 @@ def load_served_model(registry: Registry, name: str, ref: str | None) -> ServedM
             version = registry.get_model_version(name, int(ref))
     except NotFoundError as exc:
         raise ModelLoadError(exc.message, code="NOT_FOUND") from exc
-    artifact = _model_artifact(registry, version)
+    return version, _model_artifact(registry, version)
+
+
+def check_model_file(registry: Registry, name: str, ref: str | None) -> None:
+    """Refuse a missing version or a model file whose SHA-256 changed, before heavy imports."""
+    version, artifact = resolve_model_file(registry, name, ref)
+    try:
+        registry.artifacts.read_bytes(artifact.sha256, verify=True)
+    except AppError as exc:
+        raise ModelLoadError(
+            f"Model {name} v{version.version} was not loaded: {exc.message}", code=exc.code
+        ) from exc
+
+
+def load_served_model(registry: Registry, name: str, ref: str | None) -> ServedModel:
+    """Load a registered version (``ref``: None = latest, ``"@alias"`` or a number)."""
+    from desktop_app.registry.model_files import load_trusted_model
+
+    version, artifact = resolve_model_file(registry, name, ref)
     try:
         estimator = load_trusted_model(registry, artifact)
     except AppError as exc:

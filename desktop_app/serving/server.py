@@ -353,11 +353,18 @@ def import_serving_stack(modules: tuple[str, ...]) -> None:
 def build_app(registry: Registry, options: ServeOptions) -> ServingApp:
     """Load the model (hash checked) and build the ASGI app around it."""
     from desktop_app.serving.app import ServingApp
-    from desktop_app.serving.model import ModelLoadError, load_served_model, prepare_inference
+    from desktop_app.serving.model import (
+        ModelLoadError,
+        check_model_file,
+        load_served_model,
+        prepare_inference,
+    )
     from desktop_app.serving.recording import InputRecorder
 
-    import_serving_stack(CORE_MODULES)
     try:
+        # A wrong name or a tampered file is reported before seconds of scikit-learn imports.
+        check_model_file(registry, options.model, options.ref)
+        import_serving_stack(CORE_MODULES)
         model = load_served_model(registry, options.model, options.ref)
     except ModelLoadError as exc:
         raise ServeError(exc.message, EXIT_ERROR, code=exc.code) from None
