@@ -277,3 +277,12 @@ def test_five_mib_batch(bc_url: str, models: Models) -> None:
     response = requests.post(bc_url + "/v2/models/bc/infer", data=body, timeout=120)
     assert response.status_code == 200
     assert json_of(response)["outputs"][0]["data"] == models.bc.predict(rows).tolist()
+
+
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
+def test_tritonclient_compressed_requests(bc_url: str, models: Models, algorithm: str) -> None:
+    rows = models.bc_x[:4]
+    tensor = triton.InferInput("input-0", list(rows.shape), "FP64")
+    tensor.set_data_from_numpy(rows)
+    result = _client(bc_url).infer("bc", [tensor], request_compression_algorithm=algorithm)
+    np.testing.assert_array_equal(result.as_numpy("predict"), models.bc.predict(rows))
