@@ -273,7 +273,7 @@ def span_rows(
 
     Row 0 is the top of the plot, showing value ``top``; row ``rows`` is at ``bottom``. ``extra``
     widens every span by that many pixels each way, vertically and across neighbouring columns,
-    as a pen that much wider would. A column without a span gets ``first == stop`` (nothing).
+    as a round pen that much wider would. A column without a span gets ``first == stop`` (nothing).
     Columns run along the last axis, so one call can take many curves' spans stacked.
     """
     scale = rows / (top - bottom) if top != bottom else 0.0
@@ -283,16 +283,24 @@ def span_rows(
         stop = np.floor(np.clip((top - low) * scale, -extra - 1, limit)) + 1
     empty = np.isnan(first) | np.isnan(stop)
     if extra > 0:
-        first -= extra
-        stop += extra
         first[empty] = math.inf
         stop[empty] = -math.inf
-        wide_first, wide_stop = first.copy(), stop.copy()
+        wide_first, wide_stop = first - extra, stop + extra
         for shift in range(1, extra + 1):
-            np.minimum(wide_first[..., shift:], first[..., :-shift], out=wide_first[..., shift:])
-            np.minimum(wide_first[..., :-shift], first[..., shift:], out=wide_first[..., :-shift])
-            np.maximum(wide_stop[..., shift:], stop[..., :-shift], out=wide_stop[..., shift:])
-            np.maximum(wide_stop[..., :-shift], stop[..., shift:], out=wide_stop[..., :-shift])
+            # A round pen: columns further from the line's own are reached less high.
+            reach = round(math.sqrt(extra**2 - shift**2))
+            np.minimum(
+                wide_first[..., shift:], first[..., :-shift] - reach, out=wide_first[..., shift:]
+            )
+            np.minimum(
+                wide_first[..., :-shift], first[..., shift:] - reach, out=wide_first[..., :-shift]
+            )
+            np.maximum(
+                wide_stop[..., shift:], stop[..., :-shift] + reach, out=wide_stop[..., shift:]
+            )
+            np.maximum(
+                wide_stop[..., :-shift], stop[..., shift:] + reach, out=wide_stop[..., :-shift]
+            )
         first, stop = wide_first, wide_stop
         empty = np.isinf(first) | np.isinf(stop)
     first[empty] = 0.0

@@ -113,8 +113,9 @@ def test_span_rows_map_values_to_pixel_rows_and_widen_for_thick_pens() -> None:
     np.testing.assert_array_equal(first, [90, 50, 0, 0])
     np.testing.assert_array_equal(stop, [101, 51, 0, 81])  # a flat column is still a pixel high
     wide_first, wide_stop = span_rows(low, high, bottom=0.0, top=10.0, rows=100, extra=1)
-    np.testing.assert_array_equal(wide_first, [49, 49, -1, -1])
-    np.testing.assert_array_equal(wide_stop, [102, 102, 82, 82])
+    # One pixel more up and down, and the neighbouring columns' reach (a round 3-pixel pen).
+    np.testing.assert_array_equal(wide_first, [50, 49, 0, -1])
+    np.testing.assert_array_equal(wide_stop, [102, 101, 81, 82])
 
 
 # ---- the chart -------------------------------------------------------------------------------

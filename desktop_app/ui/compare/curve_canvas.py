@@ -233,6 +233,10 @@ class CurveCanvas(pg.GraphicsObject):
                 highs.append(high)
         return (min(lows), max(highs)) if lows else (None, None)
 
+    def pixelPadding(self) -> int:
+        """Room auto-range leaves beyond the data: the largest point symbol's, as pyqtgraph's."""
+        return max((c.pixelPadding() for c in self._curves if c.isVisible()), default=0)
+
     def viewRangeChanged(self) -> None:
         """Follow the view; with y on auto-range, have y re-fit the curves in the new x range."""
         self.prepareGeometryChange()
