@@ -380,8 +380,12 @@ class MainWindow(QMainWindow):
         self.serving_actions.install(run_menu)
         self.workspace_actions.sig_serve_requested.connect(self.serving_actions.open_serve_dialog)
         self.workspace_actions.sig_show_run.connect(self.select_run)
-        # After the first paint: jobs an earlier session left waiting start again.
-        QTimer.singleShot(RESUME_JOBS_DELAY_MS, self, self._resume_left_jobs)
+        # After the first paint: jobs and servers an earlier session left are taken up again.
+        self._resume_timer = QTimer(self)
+        self._resume_timer.setSingleShot(True)
+        self._resume_timer.setInterval(RESUME_JOBS_DELAY_MS)
+        self._resume_timer.timeout.connect(self._resume_left_jobs)
+        self._resume_timer.start()
         self.workspace_actions.sig_message.connect(
             lambda text: self.statusBar().showMessage(text, 8000)
         )
@@ -1171,6 +1175,7 @@ class MainWindow(QMainWindow):
         self.filter_bar.stop()
         self._keys_timer.stop()
         self._undo_timer.stop()
+        self._resume_timer.stop()
         self.statusBar().clearMessage()  # stops the status bar's message timer
         if self._demo_task is not None:
             self._demo_task.cancel()
