@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from child_processes import live_children
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["MODELDESK_NO_DEMO"] = "1"
@@ -54,3 +55,23 @@ def python_script(tmp_path: Path, name: str, body: str) -> Path:
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_processes_left_by_the_module() -> Iterator[None]:
+    """Fail the module whose tests (or module fixtures) leave child processes running."""
+    import time
+
+    yield
+    deadline = time.monotonic() + 10.0
+    while live_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leaked = live_children()
+    described = []
+    for process in leaked:
+        try:
+            described.append(f"{process.pid}: {' '.join(process.cmdline())[:200]}")
+        except Exception:  # gone meanwhile
+            continue
+        process.kill()
+    assert not described, "processes left running: " + "; ".join(described)

@@ -21,7 +21,10 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
 @pytest.fixture(scope="session")
 def servers(models: Models) -> Iterator[dict[str, ServerProcess]]:
     """The three models served (started together: their imports overlap)."""
-    started = {name: ServerProcess(serve_args(models, name)) for name in ("bc", "named", "mixed")}
+    started = {
+        name: ServerProcess(serve_args(models, name), session=True)
+        for name in ("bc", "named", "mixed")
+    }
     try:
         for server in started.values():
             server.wait_ready()

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import requests
+from child_processes import SESSION_PROCESS_ENV
 
 READY_TIMEOUT_S = 60.0
 
@@ -104,15 +105,19 @@ def server_env() -> dict[str, str]:
 class ServerProcess:
     """A ``modeldesk serve`` (or ``serve-standby``) child process and its first output line."""
 
-    def __init__(self, args: list[str], *, stdin: bool = False) -> None:
+    def __init__(self, args: list[str], *, stdin: bool = False, session: bool = False) -> None:
         self.args = args
+        env = server_env()
+        if session:
+            # Shared by the whole test session: the process-leak guards let it live.
+            env[SESSION_PROCESS_ENV] = "1"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "desktop_app", *args],
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=server_env(),
+            env=env,
         )
         self.line = ""
         self.url = ""
