@@ -57,6 +57,9 @@ class CanvasCurve(pg.PlotDataItem):
         super().__init__(**kwargs)
         # Clipping values to the view's height only costs time here: spans are clipped anyway.
         self.setDynamicRangeLimit(None)
+        # pyqtgraph's own line item never draws (the canvas does): out of the scene, it is not
+        # told about every move of the view either.
+        self.curve.setParentItem(None)
         canvas.add(self)
 
     def setDownsampling(
