@@ -424,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--force", action="store_true", help="Rebuild the bundle even if current.")
     parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Use the bundle already in packaging/dist as it is, even if the sources changed.",
+    )
+    parser.add_argument(
         "--prefix",
         type=Path,
         default=Path.home() / ".local",
@@ -438,7 +443,10 @@ def main(argv: list[str] | None = None) -> int:
         uninstall_user(args.prefix.expanduser())
         return 0
     with build_lock():
-        bundle = build_bundle(force=args.force)
+        if args.reuse and (BUNDLE / "modeldesk").is_file():
+            bundle = BUNDLE
+        else:
+            bundle = build_bundle(force=args.force)
         if args.command in ("package", "deb"):
             print(build_deb(bundle, force=args.force))
         elif args.command == "install-user":
