@@ -22,10 +22,13 @@ if TYPE_CHECKING:
 
     from desktop_app.registry.entities import Artifact
     from desktop_app.registry.store import Registry
+    from desktop_app.serving.fastpath import FastPath
 
 TEXT, NUMBER, INTEGER, BOOL = "text", "number", "integer", "bool"
 V2_TYPE_OF_KIND = {TEXT: "BYTES", NUMBER: "FP64", INTEGER: "INT64", BOOL: "BOOL"}
 PREDICT, PREDICT_PROBA = "predict", "predict_proba"
+# Input dtypes (by NumPy type code: float64, float32) the compiled fast paths take.
+FAST_DTYPES = ("d", "f")
 
 # Rows x features above which inference runs in a worker thread, so that health checks and
 # small requests are answered while a large batch is computed.
@@ -92,11 +95,11 @@ class ServedModel:
             self.feature_names is not None and not self._takes_plain_arrays()
         )
         self.output_names = [PREDICT, PREDICT_PROBA] if self.has_proba else [PREDICT]
-        self._fast_predict: Any = None
+        self._fast: FastPath | None = None
         if not self.needs_frame:
-            from desktop_app.serving.fastpath import compile_predict
+            from desktop_app.serving.fastpath import compile_fast
 
-            self._fast_predict = compile_predict(estimator)
+            self._fast = compile_fast(estimator)
         self.n_classes = None if self.classes is None else len(self.classes)
 
     def _takes_plain_arrays(self) -> bool:
@@ -134,8 +137,9 @@ class ServedModel:
         """``estimator.predict`` on a prepared input (matrix or DataFrame)."""
         import numpy as np
 
-        if self._fast_predict is not None and type(x) is np.ndarray:
-            return self._fast_predict(x)
+        fast = self._fast
+        if fast is not None and type(x) is np.ndarray and x.dtype.char in FAST_DTYPES:
+            return fast.predict(x)
         try:
             return np.asarray(self.estimator.predict(x))
         except (ValueError, TypeError) as exc:
@@ -145,6 +149,9 @@ class ServedModel:
         """``estimator.predict_proba`` on a prepared input, as float64."""
         import numpy as np
 
+        fast = None if self._fast is None else self._fast.predict_proba
+        if fast is not None and type(x) is np.ndarray and x.dtype.char in FAST_DTYPES:
+            return fast(x)
         try:
             return np.asarray(self.estimator.predict_proba(x), dtype=np.float64)
         except (ValueError, TypeError) as exc:
@@ -160,7 +167,8 @@ class ServedModel:
             "n_features": self.n_features,
             "columns": None if self.columns is None else [c.name for c in self.columns],
             "mixed": self.mixed,
-            "fast_predict": self._fast_predict is not None,
+            "fast_predict": self._fast is not None,
+            "fast_predict_proba": self._fast is not None and self._fast.predict_proba is not None,
         }
 
 

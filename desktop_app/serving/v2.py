@@ -14,7 +14,13 @@ from typing import Any
 import orjson
 
 from desktop_app import APP_NAME, __version__
-from desktop_app.serving.inputs import RequestError, bad_request, check_finite, check_numbers
+from desktop_app.serving.inputs import (
+    RequestError,
+    bad_request,
+    check_finite,
+    check_numbers,
+    numeric_array,
+)
 from desktop_app.serving.model import (
     BOOL,
     INTEGER,
@@ -230,6 +236,10 @@ def _decode_tensor(tensor: Any, index: int, binary: memoryview, offset: int) -> 
         return _Tensor(name, datatype, shape, values), offset + size
     if "data" not in tensor:
         raise bad_request(f"{where}: no 'data' (and no binary_data_size)")
+    if datatype in NUMERIC:
+        fast = _numeric_values(tensor["data"], shape, name, datatype, where)
+        if fast is not None:
+            return fast, offset
     flat = _flatten(tensor["data"], shape, where)
     shape = _resolve(shape, len(flat), where)
     if datatype == "BYTES":
@@ -250,6 +260,35 @@ def _decode_tensor(tensor: Any, index: int, binary: memoryview, offset: int) -> 
     except (OverflowError, ValueError) as exc:
         raise bad_request(f"{where}: {exc}") from exc
     return _Tensor(name, datatype, shape, array), offset
+
+
+def _numeric_values(
+    data: Any, shape: list[int], name: str, datatype: str, where: str
+) -> _Tensor | None:
+    """A numeric tensor from plain JSON numbers in one NumPy pass; None to take the slow walk.
+
+    It gives exactly what the walk gives for valid data (flat float64 or float32 values, ints
+    converted through float64 as ``np.array(values, dtype)`` converts them); anything the walk
+    would refuse, or that needs a closer look, returns None so its message stays the same.
+    """
+    import numpy as np
+
+    array = numeric_array(data)
+    if array is None:
+        return None
+    # Nested data: exactly as deep as the shape, each known dimension matching.
+    if array.ndim > 1 and (
+        array.ndim != len(shape)
+        or any(d != -1 and d != a for d, a in zip(shape, array.shape, strict=True))
+    ):
+        return None
+    if datatype in _INT_TYPES and array.dtype.kind not in "iu":
+        return None
+    shape = _resolve(shape, array.size, where)
+    values = array.reshape(-1).astype(np.float64, copy=False)
+    if datatype == "FP32":
+        values = values.astype(np.float32)
+    return _Tensor(name, datatype, shape, values)
 
 
 def _matrix_input(model: ServedModel, tensors: list[_Tensor]) -> Any:
