@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,8 +174,10 @@ def bundle_key() -> str:
     for path in bundle_inputs():
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
         digest.update(path.read_bytes())
+    # The environment's own site-packages only: a source tree's egg-info on sys.path is not one.
+    site = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
     packages = sorted(
-        f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
+        f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions(path=site)
     )
     digest.update("\n".join(packages).encode())
     return digest.hexdigest()
