@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 BENCH_VENV := .venv-mlflow
 MLSERVER_VENV := .venv-mlserver
 
-.PHONY: run test bench lint format clean
+.PHONY: run test bench lint format clean package install-user
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +23,14 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check desktop_app tests
-	$(BIN)/ruff format --check desktop_app tests
+	$(BIN)/ruff check desktop_app tests packaging
+	$(BIN)/ruff format --check desktop_app tests packaging
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: $(STAMP)
-	$(BIN)/ruff format desktop_app tests
-	$(BIN)/ruff check --fix desktop_app tests
+	$(BIN)/ruff format desktop_app tests packaging
+	$(BIN)/ruff check --fix desktop_app tests packaging
 
 # MLflow lives in its own virtual environment so that it never changes the app's packages.
 $(BENCH_VENV)/.installed-stamp:
@@ -55,5 +55,13 @@ $(MLSERVER_VENV)/.installed-stamp: | $(STAMP)
 bench: $(STAMP) $(BENCH_VENV)/.installed-stamp $(MLSERVER_VENV)/.installed-stamp
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m tests.benchmarks --mlflow-python $(BENCH_VENV)/bin/python
 
+# The PyInstaller bundle and the .deb in packaging/dist/ (reused while nothing it is made of changed).
+package: $(STAMP)
+	$(BIN)/python packaging/build.py package
+
+# ModelDesk for this user only, no root: ~/.local/opt/modeldesk, ~/.local/bin/modeldesk, menu entry, icons.
+install-user: $(STAMP)
+	$(BIN)/python packaging/build.py install-user
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(MLSERVER_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(MLSERVER_VENV) .pytest_cache .mypy_cache .ruff_cache packaging/build packaging/dist

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from typing import Any
 
 # pyqtgraph picks its Qt binding on import; make sure it is ours whoever imports it first.
 os.environ["PYQTGRAPH_QT_LIB"] = "PySide6"
@@ -40,6 +42,9 @@ def main(registry: str | None = None) -> int:
     app.setApplicationDisplayName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName(DESKTOP_FILE)
+    from desktop_app.ui.about import app_icon
+
+    app.setWindowIcon(app_icon())
 
     errors_hook.install()
     try:
@@ -58,6 +63,7 @@ def main(registry: str | None = None) -> int:
         window = MainWindow(opened)
         window.show()
         QTimer.singleShot(0, window.maybe_start_demo)
+        _quit_on_sigterm(app, window)
         try:
             return int(app.exec())
         finally:
@@ -66,6 +72,31 @@ def main(registry: str | None = None) -> int:
             opened.close()
     finally:
         errors_hook.uninstall()
+
+
+def _quit_on_sigterm(app: Any, window: Any) -> None:
+    """Quit cleanly, asking nothing, when the session or a package manager sends SIGTERM.
+
+    Running training jobs are left to finish (their results still land in the registry);
+    model servers are stopped so that no port stays taken.
+    """
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_sigterm(_signum: int, _frame: Any) -> None:
+        window.quit_without_asking()
+        app.quit()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    # Qt's event loop holds the interpreter in C; a light timer lets Python run the handler.
+    ticker = QTimer(app)
+    ticker.setObjectName("sigtermTicker")
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app import __version__
 from desktop_app.errors import AppError, QuerySyntaxError
 from desktop_app.registry import PurgeReport, Registry, open_registry
 from desktop_app.ui import errors_hook, settings, workers
@@ -1016,16 +1015,19 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_about(self) -> None:
-        """The About box."""
-        from PySide6 import __version__ as qt_version
+        """Help > About: versions, the registry location, and Copy Diagnostics."""
+        from desktop_app.ui.about import AboutDialog
 
-        QMessageBox.about(
-            self,
-            "About ModelDesk",
-            f"<h3>ModelDesk {__version__}</h3>"
-            "<p>Run the whole life of a machine-learning model on one laptop, offline.</p>"
-            f"<p>Registry: <code>{self.registry.root}</code><br>PySide6 {qt_version}</p>",
-        )
+        self.about_dialog = AboutDialog(self.registry.root, self)
+        self.about_dialog.open()
+
+    def quit_without_asking(self) -> None:
+        """On the next close, leave running jobs running and stop servers, without a question."""
+        from desktop_app.ui.serving_actions import STOP
+        from desktop_app.ui.training_actions import LEAVE
+
+        self.training_actions._ask_on_quit = lambda _window: LEAVE
+        self.serving_actions._ask_on_quit = lambda _window, _count: STOP
 
     def _quit(self) -> None:
         self.close()

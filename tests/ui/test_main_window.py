@@ -595,3 +595,28 @@ def test_empty_trash_erases_runs_and_reports_the_space_freed(
     assert "4.0 KB" in window.statusBar().currentMessage()
     assert asked and "1 run" in asked[0]
     assert registry.count_runs(trash=True) == 0 and registry.count_runs() == 2
+
+
+def test_the_app_quits_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "MODELDESK_NO_DEMO": "1"}
+    app = subprocess.Popen(
+        [sys.executable, "-m", "desktop_app", "--registry", str(tmp_path / "registry")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "registry" / "registry.db").exists():  # the window is up
+        assert app.poll() is None and time.monotonic() < deadline, app.stderr.read()
+        time.sleep(0.1)
+    time.sleep(1.0)
+    try:
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(timeout=30) == 0
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
