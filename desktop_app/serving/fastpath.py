@@ -286,27 +286,28 @@ class _Forest:
         return total
 
     def probes(self, rng: np.random.Generator, count: int) -> np.ndarray:
-        """Rows in the forest's input space spanning its thresholds, some exactly on them."""
-        n = self.n_features
+        """Rows in the forest's input space spanning its thresholds, many exactly on them."""
         tested = self.feature[self.split]
         cuts = self.threshold[self.split]
-        low = np.zeros(n)
-        high = np.ones(n)
-        for f in range(n):
+        rows = np.empty((count, self.n_features))
+        # In half of the rows, a quarter of the values sit on one of their column's thresholds or
+        # a float32 neighbour of it: the ties and near-ties where a walk could go astray.
+        on = rng.random(rows.shape) < 0.25
+        on[count // 2 :] = False
+        for f in range(self.n_features):
             own = cuts[tested == f]
+            low, high = (own.min(), own.max()) if own.size else (0.0, 1.0)
+            margin = 0.25 * (high - low) + 1e-3
+            rows[:, f] = rng.uniform(low - margin, high + margin, size=count)
             if own.size:
-                low[f], high[f] = own.min(), own.max()
-        margin = 0.25 * (high - low) + 1e-3
-        rows = rng.uniform(low - margin, high + margin, size=(count, n))
-        if cuts.size:
-            # A third of the rows carry split thresholds (or their float32 neighbours).
-            picked = rng.integers(0, cuts.size, size=(count // 3, n))
-            on = cuts[picked]
-            on32 = on.astype(np.float32)
-            nudged = np.nextafter(on32, rng.choice([-np.inf, np.inf], size=on32.shape))
-            on = np.where(rng.random(on.shape) < 0.5, on, nudged.astype(np.float64))
-            column_matches = tested[picked] == np.arange(n)[None, :]
-            rows[: count // 3] = np.where(column_matches, on, rows[: count // 3])
+                chosen = rng.choice(own, size=count)
+                ties = chosen.astype(np.float32)
+                sides = rng.choice(np.array([-np.inf, np.inf], dtype=np.float32), size=count)
+                away = np.nextafter(ties, sides)  # float32 neighbours
+                chosen = np.select(
+                    [rng.random(count) < 0.5, rng.random(count) < 0.5], [chosen, ties], away
+                )
+                rows[:, f] = np.where(on[:, f], chosen, rows[:, f])
         return rows
 
 
