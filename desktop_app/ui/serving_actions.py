@@ -21,19 +21,18 @@ STOP, KEEP, STAY = "stop", "keep", "stay"
 
 def ask_about_running_servers(window: QMainWindow, count: int) -> str:
     """Ask what to do with running model servers: stop them, keep them running, or stay."""
-    box = QMessageBox(window)
-    box.setWindowTitle("Model servers are running")
-    box.setText(f"{count} model server{'s are' if count != 1 else ' is'} still running.")
-    box.setInformativeText(
+    from desktop_app.ui.training_actions import CANCEL, LEAVE, ask_before_quitting
+
+    choice = ask_before_quitting(
+        window,
+        "Model servers are running",
+        f"{count} model server{'s are' if count != 1 else ' is'} still running.",
         "Stop them, or keep them running after ModelDesk quits (the next start finds them "
-        "again and shows them in the Serving dock)?"
+        "again and shows them in the Serving dock)?",
+        "Stop Servers and Quit",
+        "Keep Running and Quit",
     )
-    stop = box.addButton("Stop Servers and Quit", QMessageBox.ButtonRole.DestructiveRole)
-    keep = box.addButton("Keep Running and Quit", QMessageBox.ButtonRole.AcceptRole)
-    box.addButton("Don't Quit", QMessageBox.ButtonRole.RejectRole)
-    box.exec()
-    clicked = box.clickedButton()
-    return STOP if clicked is stop else KEEP if clicked is keep else STAY
+    return {CANCEL: STOP, LEAVE: KEEP}.get(choice, STAY)
 
 
 class ServingActions(QObject):

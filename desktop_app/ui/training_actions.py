@@ -20,21 +20,36 @@ if TYPE_CHECKING:
 CANCEL, LEAVE, STAY = "cancel", "leave", "stay"
 
 
-def ask_about_running_jobs(window: QMainWindow) -> str:
-    """Ask what to do with jobs still running: cancel them, leave them running, or stay."""
+def ask_before_quitting(
+    window: QMainWindow, title: str, text: str, detail: str, end: str, keep: str
+) -> str:
+    """Ask whether to end what still runs, leave it running, or not quit.
+
+    Returns CANCEL (the ``end`` button), LEAVE (the ``keep`` button) or STAY.
+    """
     box = QMessageBox(window)
-    box.setWindowTitle("Training jobs are running")
-    box.setText("Training jobs are still waiting or running.")
-    box.setInformativeText(
-        "Cancel them, or leave the running ones to finish on their own (their results still "
-        "land in the registry; waiting jobs stay queued for next time)?"
-    )
-    cancel = box.addButton("Cancel Jobs and Quit", QMessageBox.ButtonRole.DestructiveRole)
-    leave = box.addButton("Leave Running and Quit", QMessageBox.ButtonRole.AcceptRole)
+    box.setWindowTitle(title)
+    box.setText(text)
+    box.setInformativeText(detail)
+    end_button = box.addButton(end, QMessageBox.ButtonRole.DestructiveRole)
+    keep_button = box.addButton(keep, QMessageBox.ButtonRole.AcceptRole)
     box.addButton("Don't Quit", QMessageBox.ButtonRole.RejectRole)
     box.exec()
     clicked = box.clickedButton()
-    return CANCEL if clicked is cancel else LEAVE if clicked is leave else STAY
+    return CANCEL if clicked is end_button else LEAVE if clicked is keep_button else STAY
+
+
+def ask_about_running_jobs(window: QMainWindow) -> str:
+    """Ask what to do with jobs still running: cancel them, leave them running, or stay."""
+    return ask_before_quitting(
+        window,
+        "Training jobs are running",
+        "Training jobs are still waiting or running.",
+        "Cancel them, or leave the running ones to finish on their own (their results still "
+        "land in the registry; waiting jobs stay queued for next time)?",
+        "Cancel Jobs and Quit",
+        "Leave Running and Quit",
+    )
 
 
 class TrainingActions(QObject):

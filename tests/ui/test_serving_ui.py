@@ -202,3 +202,25 @@ def test_serve_from_the_models_window_opens_the_dialog_on_that_version(
     assert dialog.version.currentData() == "@champion"
     dialog.reject()
     models.close()
+
+
+@pytest.mark.parametrize(
+    ("button", "expected"),
+    [("Stop Servers and Quit", "stop"), ("Keep Running and Quit", "keep"), ("Don't Quit", "stay")],
+)
+def test_the_quit_question_answers_what_was_clicked(qtbot, button: str, expected: str) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
+
+    from desktop_app.ui.serving_actions import ask_about_running_servers
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox) and "2 model servers are" in box.text()
+        next(b for b in box.buttons() if b.text() == button).click()
+
+    QTimer.singleShot(0, click)
+    assert ask_about_running_servers(window, 2) == expected
