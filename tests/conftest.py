@@ -62,7 +62,16 @@ def _no_processes_left_by_the_module() -> Iterator[None]:
     """Fail the module whose tests (or module fixtures) leave child processes running."""
     import time
 
+    sklearn_config = _sklearn_config()
     yield
+    after = _sklearn_config()
+    if sklearn_config is None and after is not None:
+        # Imported by this module: compare the settings that change what fits and predicts.
+        sklearn_config = {**after, "assume_finite": False, "skip_parameter_validation": False}
+    assert after == sklearn_config, (
+        "scikit-learn's global settings were changed and not restored (set_config): later "
+        "tests would run with them"
+    )
     deadline = time.monotonic() + 10.0
     while live_children() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -75,3 +84,9 @@ def _no_processes_left_by_the_module() -> Iterator[None]:
             continue
         process.kill()
     assert not described, "processes left running: " + "; ".join(described)
+
+
+def _sklearn_config() -> dict[str, object] | None:
+    """scikit-learn's settings in this thread, if it is imported."""
+    module = sys.modules.get("sklearn")
+    return None if module is None else dict(module.get_config())

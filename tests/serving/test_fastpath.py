@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -122,17 +123,23 @@ def _forests() -> list[tuple[str, Any, Any]]:
 
 
 @pytest.fixture(scope="module")
-def forests() -> dict[str, tuple[Any, Any]]:
-    """Each fitted forest with its compiled fast path."""
+def forests() -> Iterator[dict[str, tuple[Any, Any]]]:
+    """Each fitted forest with its compiled fast path, under the server's scikit-learn settings."""
+    import sklearn
+
+    saved = sklearn.get_config()
     prepare_inference()
-    x, _ = _DATA
-    fitted = {}
-    for name, estimator, target in _forests():
-        estimator.fit(x, target)
-        fast = compile_fast(estimator)
-        assert fast is not None, name
-        fitted[name] = (estimator, fast)
-    return fitted
+    try:
+        x, _ = _DATA
+        fitted = {}
+        for name, estimator, target in _forests():
+            estimator.fit(x, target)
+            fast = compile_fast(estimator)
+            assert fast is not None, name
+            fitted[name] = (estimator, fast)
+        yield fitted
+    finally:
+        sklearn.set_config(**saved)  # later tests need scikit-learn's own input checks
 
 
 def _check(estimator: Any, fast: Any, rows: np.ndarray) -> None:
