@@ -363,9 +363,11 @@ def register(cli: click.Group) -> None:
     @registry_opt
     def alias_remove(name: str, alias_name: str) -> None:
         """Remove ALIAS from model NAME; audited with the version it pointed at."""
+        from desktop_app.versioning.model_history import remove_alias
+
         registry = open_cli_registry()
         previous = registry.get_model_version(name, alias_name).version
-        registry.delete_model_alias(name, alias_name)
+        remove_alias(registry, name, alias_name)
         click.echo(f"Removed {name}@{alias_name} (was version {previous}).")
 
     def _set_status(ref: str, status: str) -> None:

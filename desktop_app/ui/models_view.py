@@ -660,8 +660,11 @@ class ModelsWindow(QWidget):
             self._succeeded(f"Removed “{alias}” from {name} v{owner}.")
             self.show_model(name)
 
+        from desktop_app.versioning.model_history import remove_alias
+
         return start_task(
-            self.registry.delete_model_alias,
+            remove_alias,
+            self.registry,
             name,
             alias,
             on_returned=done,

@@ -208,6 +208,17 @@ def set_alias(registry: Registry, name: str, alias: str, version: int) -> CardOu
     )
 
 
+def remove_alias(registry: Registry, name: str, alias: str) -> CardOutcome:
+    """Take ``alias`` off its version and commit the card that no longer carries it."""
+    holder = registry.get_model_version(name, alias)
+    registry.delete_model_alias(name, alias)
+    return _commit_card(
+        registry,
+        registry.get_model_version(name, holder.version),
+        f"Model card: {name} {alias} removed (was v{holder.version})",
+    )
+
+
 def model_history(registry: Registry, name: str) -> list[CardCommit]:
     """The commits of a model's card, newest first, from the workspace of its latest version."""
     for version in registry.list_model_versions(name):

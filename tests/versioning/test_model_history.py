@@ -10,7 +10,12 @@ import pytest
 from desktop_app import tracking
 from desktop_app.errors import NotFoundError
 from desktop_app.registry import Registry
-from desktop_app.versioning.model_history import model_history, register_model_version, set_alias
+from desktop_app.versioning.model_history import (
+    model_history,
+    register_model_version,
+    remove_alias,
+    set_alias,
+)
 
 
 def _trained_run(registry: Registry, workspace: Path, depth: int) -> str:
@@ -51,6 +56,14 @@ def test_versions_and_alias_moves_become_git_history(
     dataset_sha = registry.list_run_datasets(second)[0].sha256
     assert dataset_sha in card
     assert git(repo, "status", "--porcelain") == ""
+
+    removed = remove_alias(registry, "iris-tree", "champion")
+    assert removed.commit == git(repo, "rev-parse", "HEAD")
+    assert model_history(registry, "iris-tree")[0].subject == (
+        "Model card: iris-tree champion removed (was v2)"
+    )
+    assert "champion" not in (repo / "models/iris-tree/MODEL_CARD.md").read_text()
+    assert registry.get_registered_model("iris-tree").aliases == {}
 
 
 def test_without_a_workspace_the_version_registers_and_says_why(
