@@ -676,8 +676,20 @@ class ModelsWindow(QWidget):
         if self.page is None:
             return None
         name = self.page.name
-        numbers = [v.version for v in self.selected_versions() if v.status != status]
+        chosen = [v for v in self.selected_versions() if v.status != status]
+        numbers = [v.version for v in chosen]
         if not numbers:
+            return None
+        held = [f"v{v.version} holds “{'”, “'.join(v.aliases)}”" for v in chosen if v.aliases]
+        if (
+            status == ARCHIVED
+            and held
+            and not self._confirm(
+                "Archive a version with an alias?",
+                "; ".join(held) + ". The alias stays on it, so anything that follows the alias "
+                "(a server, a deployment) keeps using an archived version. Archive anyway?",
+            )
+        ):
             return None
         labels = ", ".join(f"v{n}" for n in sorted(numbers))
         verb = "Archived" if status == ARCHIVED else "Restored"

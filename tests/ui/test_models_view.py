@@ -232,6 +232,27 @@ def test_archive_hides_the_version_show_archived_greys_it_restore_brings_it_back
     assert [r[0] for r in cells(window)] == ["v3", "v2", "v1"]
 
 
+def test_archiving_a_version_that_holds_an_alias_asks_first(
+    qtbot: QtBot, iris: Models, open_window
+) -> None:
+    answers: list[bool] = [False, True]
+    questions: list[str] = []
+
+    def confirm(_title: str, question: str) -> bool:
+        questions.append(question)
+        return answers.pop(0)
+
+    window = open_window(iris.registry, confirm=confirm)
+    select(qtbot, window, 1)
+    window.action_archive.trigger()
+    assert len(questions) == 1 and "v1 holds “champion”" in questions[0]
+    assert iris.registry.get_model_version("iris", 1).status == "ready"  # declined
+
+    reload_and_wait(qtbot, window, window.action_archive.trigger)
+    assert iris.registry.get_model_version("iris", 1).status == "archived"
+    assert iris.registry.get_registered_model("iris").aliases["champion"] == 1
+
+
 def test_lineage_shows_run_dataset_code_and_artifact_hashes(
     qtbot: QtBot, iris: Models, open_window
 ) -> None:
