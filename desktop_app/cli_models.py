@@ -379,6 +379,12 @@ def register(cli: click.Group) -> None:
             return
         registry.set_model_version_status(version.model_name, version.version, status)
         click.echo(f"{'Archived' if status == 'archived' else 'Restored'} {label}.")
+        if status == "archived" and version.aliases:
+            held = ", ".join(f"@{alias}" for alias in version.aliases)
+            click.echo(
+                f"Note: {held} still points at it; move the alias to serve another version.",
+                err=True,
+            )
 
     @models.command(name="archive")
     @click.argument("ref", metavar="NAME:VERSION")

@@ -130,6 +130,10 @@ def test_archive_and_restore(registry_path: Path, two_runs: list[str]) -> None:
     ]
     assert actions[:2] == ["restore", "archive"]
 
+    invoke(registry_path, "models", "alias", "set", "iris", "champion", "1")
+    archived = invoke(registry_path, "models", "archive", "iris:1")
+    assert archived.exit_code == 0 and "@champion still points at it" in archived.stderr
+
 
 def test_bad_input_gives_one_line_errors(
     registry_path: Path, two_runs: list[str], tmp_path: Path
