@@ -12,7 +12,6 @@ Plain Python, no Qt: the GUI polls it from a thread.
 from __future__ import annotations
 
 import enum
-import http.client
 import ipaddress
 import json
 import os
@@ -29,6 +28,7 @@ from typing import IO, Any
 
 from desktop_app.errors import AppError, ConflictError, InvalidValueError, NotFoundError
 from desktop_app.registry import Registry
+from desktop_app.serving.http_call import NO_ANSWER, call
 
 SERVERS_DIR = "servers"
 LOOPBACK = "127.0.0.1"
@@ -411,17 +411,10 @@ class ServerManager:
     def _get(self, info: ServerInfo, path: str) -> tuple[int, bytes]:
         if info.port is None:
             return 0, b""
-        host = LOOPBACK if info.request.host in ("0.0.0.0", "") else info.request.host
-        headers = {"Authorization": f"Bearer {info.request.token}"} if info.request.token else {}
-        connection = http.client.HTTPConnection(host, info.port, timeout=_PROBE_TIMEOUT_S)
         try:
-            connection.request("GET", path, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.read()
-        except (OSError, http.client.HTTPException):
+            return call(info.url, "GET", path, token=info.request.token, timeout=_PROBE_TIMEOUT_S)
+        except NO_ANSWER:
             return 0, b""
-        finally:
-            connection.close()
 
     def stats(self, server_id: str) -> dict[str, Any]:
         """The server's own figures (requests, errors, rate, latency percentiles), or {}."""
@@ -442,23 +435,17 @@ class ServerManager:
         info = self._entry(server_id).info
         if info.state != ServerState.READY or info.port is None:
             raise ConflictError("The server is not ready.")
-        host = LOOPBACK if info.request.host in ("0.0.0.0", "") else info.request.host
-        headers = {"Content-Type": "application/json"}
-        if info.request.token:
-            headers["Authorization"] = f"Bearer {info.request.token}"
-        body = json.dumps({"enabled": enabled, "fraction": fraction})
-        connection = http.client.HTTPConnection(host, info.port, timeout=5)
+        body = json.dumps({"enabled": enabled, "fraction": fraction}).encode("utf-8")
         try:
-            connection.request("PUT", "/modeldesk/recording", body=body, headers=headers)
-            response = connection.getresponse()
-            data = json.loads(response.read() or b"{}")
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+            status, answer = call(
+                info.url, "PUT", "/modeldesk/recording", body=body, token=info.request.token
+            )
+            data = json.loads(answer or b"{}")
+        except (*NO_ANSWER, ValueError) as exc:
             raise AppError(f"The server did not answer: {exc}") from exc
-        finally:
-            connection.close()
-        if response.status != 200:
+        if status != 200:
             message = data.get("error") or data.get("message") if isinstance(data, dict) else ""
-            raise AppError(f"Recording was not switched: {message or response.status}")
+            raise AppError(f"Recording was not switched: {message or status}")
         return data if isinstance(data, dict) else {}
 
     def servers(self) -> list[ServerInfo]:

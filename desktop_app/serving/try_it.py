@@ -7,13 +7,14 @@ Rows are dicts of column → value (the model's input example); the MLflow scori
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from desktop_app.serving.http_call import NO_ANSWER, call
 
 if TYPE_CHECKING:
     from desktop_app.registry import Registry
@@ -58,25 +59,14 @@ def send(
     url: str, rows: list[Row], *, token: str | None = None, timeout: float = 10.0
 ) -> TryResult:
     """POST the rows to ``url``/invocations and time the answer."""
-    parts = urlsplit(url)
     body = json.dumps(invocation_body(rows)).encode("utf-8")
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    connection = http.client.HTTPConnection(
-        parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout
-    )
     started = time.perf_counter()
     try:
-        connection.request("POST", "/invocations", body=body, headers=headers)
-        response = connection.getresponse()
-        text = response.read().decode("utf-8", "replace")
-        status = response.status
-    except (OSError, http.client.HTTPException) as exc:
+        status, answer = call(url, "POST", "/invocations", body=body, token=token, timeout=timeout)
+    except NO_ANSWER as exc:
         return TryResult(0, f"No answer from {url}: {exc}", (time.perf_counter() - started) * 1e3)
-    finally:
-        connection.close()
-    return TryResult(status, _pretty(text), (time.perf_counter() - started) * 1e3)
+    latency_ms = (time.perf_counter() - started) * 1e3
+    return TryResult(status, _pretty(answer.decode("utf-8", "replace")), latency_ms)
 
 
 def _pretty(text: str) -> str:
@@ -236,20 +226,9 @@ def model_metadata(url: str, model: str, *, token: str | None = None) -> dict[st
     """The server's V2 metadata of the model (its inputs and outputs); {} when unavailable."""
     from urllib.parse import quote
 
-    parts = urlsplit(url)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    connection = http.client.HTTPConnection(
-        parts.hostname or "127.0.0.1", parts.port or 80, timeout=5
-    )
     try:
-        connection.request("GET", f"/v2/models/{quote(model, safe='')}", headers=headers)
-        response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
-            return {}
-        data = json.loads(body)
-    except (OSError, http.client.HTTPException, ValueError):
+        status, body = call(url, "GET", f"/v2/models/{quote(model, safe='')}", token=token)
+        data = json.loads(body) if status == 200 else {}
+    except (*NO_ANSWER, ValueError):
         return {}
-    finally:
-        connection.close()
     return data if isinstance(data, dict) else {}
