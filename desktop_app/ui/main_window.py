@@ -385,9 +385,7 @@ class MainWindow(QMainWindow):
         self._resume_timer.setInterval(RESUME_JOBS_DELAY_MS)
         self._resume_timer.timeout.connect(self._resume_left_jobs)
         self._resume_timer.start()
-        self.workspace_actions.sig_message.connect(
-            lambda text: self.statusBar().showMessage(text, 8000)
-        )
+        self.workspace_actions.sig_message.connect(lambda text: self.show_status(text, 8000))
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.action_about)
 
@@ -794,7 +792,7 @@ class MainWindow(QMainWindow):
         if not ids:
             return
         QGuiApplication.clipboard().setText("\n".join(ids))
-        self.statusBar().showMessage(
+        self.show_status(
             f"Copied {ids[0]}" if len(ids) == 1 else f"Copied {len(ids)} run ids", 4000
         )
 
@@ -843,7 +841,7 @@ class MainWindow(QMainWindow):
         def ask(counts: tuple[int, int]) -> None:
             runs, experiments = counts
             if not runs and not experiments:
-                self.statusBar().showMessage("The trash is empty.", 4000)
+                self.show_status("The trash is empty.", 4000)
                 return
             what = _plural(runs, "run")
             if experiments:
@@ -873,7 +871,7 @@ class MainWindow(QMainWindow):
     def _after_purge(self, report: PurgeReport) -> None:
         self._hide_undo()
         freed = human_size(report.bytes_freed)
-        self.statusBar().showMessage(
+        self.show_status(
             f"Erased {_plural(report.runs, 'run')}; removed "
             f"{_plural(report.artifacts_removed, 'artifact file')}, freed {freed}.",
             10_000,
@@ -911,7 +909,7 @@ class MainWindow(QMainWindow):
         message = f"Restored {_plural(count, 'run')}."
         if held_by_experiment:
             message += " Runs of an experiment in the trash come back when it is restored."
-        self.statusBar().showMessage(message, 6000)
+        self.show_status(message, 6000)
         self.on_registry_changed()
 
     def delete_experiments(self, ids: list[int]) -> None:
@@ -963,12 +961,12 @@ class MainWindow(QMainWindow):
         self.clear_error()
         self._hide_undo()
         word = "experiment" if len(ids) == 1 else "experiments"
-        self.statusBar().showMessage(f"Restored {len(ids)} {word}.", 6000)
+        self.show_status(f"Restored {len(ids)} {word}.", 6000)
         self.on_registry_changed()
 
     def _offer_undo(self, message: str, undo: Callable[[], Any]) -> None:
         self._undo = undo
-        self.statusBar().showMessage(message, UNDO_SECONDS * 1000)
+        self.show_status(message, UNDO_SECONDS * 1000)
         self.undo_button.show()
         self._undo_timer.start(UNDO_SECONDS * 1000)
 
@@ -1125,7 +1123,7 @@ class MainWindow(QMainWindow):
             self.demo_label.setText(f"Demo {min(done + 1, total)}/{total}: {message}")
 
     def _on_demo_done(self, count: int) -> None:
-        self.statusBar().showMessage(f"Demo ready: {_plural(count, 'run')}.", 8000)
+        self.show_status(f"Demo ready: {_plural(count, 'run')}.", 8000)
 
     def _on_demo_failed(self, exc: BaseException) -> None:
         if isinstance(exc, ImportError | AppError):
@@ -1138,7 +1136,7 @@ class MainWindow(QMainWindow):
         self._demo_task = None
         self.demo_box.hide()
         if cancelled:
-            self.statusBar().showMessage("Demo stopped.", 5000)
+            self.show_status("Demo stopped.", 5000)
         self.on_registry_changed()
         self._update_empty_state()
 
@@ -1150,8 +1148,15 @@ class MainWindow(QMainWindow):
         try:
             self.training_actions.resume_left_jobs()
         except AppError as exc:  # a registry that went read-only, say: tell, don't crash
-            self.statusBar().showMessage(f"Waiting jobs were not resumed: {exc.message}", 8000)
+            self.show_status(f"Waiting jobs were not resumed: {exc.message}", 8000)
         self.serving_actions.resume_left_servers()
+
+    def show_status(self, text: str, timeout_ms: int = 0) -> None:
+        """Show a status-bar message, unless the window has shut down."""
+        # A background task's result can arrive after close; its message would restart the
+        # status bar's timer on a window that is gone.
+        if not self._closed:
+            self.statusBar().showMessage(text, timeout_ms)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed and not self.training_actions.confirm_quit():

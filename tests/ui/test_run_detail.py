@@ -517,7 +517,9 @@ def test_register_model_from_the_artifacts_tab(
     tab = window.detail_panel.artifacts_tab
     qtbot.waitUntil(lambda: not tab.register_button.isHidden(), timeout=10_000)
     tab.register_button.click()
-    qtbot.waitUntil(lambda: registry.list_registered_models() != [], timeout=15_000)
+    qtbot.waitUntil(
+        lambda: "Registered tiny v1" in window.statusBar().currentMessage(), timeout=15_000
+    )
     version = registry.get_model_version("tiny", 1)
     assert version.run_id == run.id
     window.close()
