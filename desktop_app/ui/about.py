@@ -123,6 +123,7 @@ class AboutDialog(QDialog):
         layout.addSpacing(8)
         layout.addLayout(bottom)
         self._clear_timer = QTimer(self)
+        self._clear_timer.setObjectName("copiedNoticeTimer")
         self._clear_timer.setSingleShot(True)
         self._clear_timer.timeout.connect(self.copied_label.clear)
 

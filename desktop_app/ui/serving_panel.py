@@ -677,6 +677,7 @@ class ServingPanel(QWidget):
         layout.addWidget(split, 1)
 
         self._clock = QTimer(self)
+        self._clock.setObjectName("servingClockTimer")
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._tick)
         self._clock.start()

@@ -46,7 +46,7 @@ def _no_leaks(qapp: QApplication) -> Iterator[None]:
     assert workers.thread_pool().activeThreadCount() == 0
     assert not active_watchers(), "a RegistryWatcher was left polling"
     live_timers = [
-        f"{type(widget).__name__}.{timer.objectName() or 'QTimer'}"
+        f"{type(widget).__name__}/{type(timer.parent()).__name__}.{timer.objectName() or 'QTimer'}"
         for widget in QApplication.topLevelWidgets()
         for timer in widget.findChildren(QTimer)
         if timer.isActive()
