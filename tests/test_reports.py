@@ -384,7 +384,7 @@ def test_cli_report_imports_no_qt(registry: Registry, sweep: list[str], tmp_path
         "from desktop_app.cli import run_cli\n"
         f"code = run_cli(['--registry', {str(registry.root)!r}, 'runs', 'report', {sweep[0]!r}, "
         f"'-o', {str(tmp_path / 'r.html')!r}])\n"
-        "qt = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'superqt'))]\n"
+        "qt = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]\n"
         "print(code, qt)\n"
     )
     result = subprocess.run(

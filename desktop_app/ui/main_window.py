@@ -57,8 +57,8 @@ _FIXED_WIDTHS = {"status": 96, "start": 104, "duration": 84}
 def detail_panel_class() -> type[QWidget] | None:
     """The run detail panel class, or None while that module does not exist.
 
-    Imported on demand (the window does it in a worker): it brings pyqtgraph and superqt,
-    which the first paint does not need.
+    Imported on demand (the window does it in a worker): it brings pyqtgraph, which the first
+    paint does not need.
     """
     try:
         from desktop_app.ui.run_detail import RunDetailPanel
@@ -381,6 +381,7 @@ class MainWindow(QMainWindow):
         self.workspace_actions.sig_show_run.connect(self.select_run)
         # After the first paint: jobs and servers an earlier session left are taken up again.
         self._resume_timer = QTimer(self)
+        self._resume_timer.setObjectName("resumeLeftJobsTimer")
         self._resume_timer.setSingleShot(True)
         self._resume_timer.setInterval(RESUME_JOBS_DELAY_MS)
         self._resume_timer.timeout.connect(self._resume_left_jobs)
@@ -588,7 +589,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_model_loaded(self) -> None:
         if not self._detail_installed and not self._detail_importing:
-            # The panel's imports (pyqtgraph, superqt) take a second: do them in a worker once
+            # The panel's imports (pyqtgraph) take a second: do them in a worker once
             # the first rows are in, then build the panel here.
             self._detail_importing = True
             start_task(detail_panel_class, on_returned=lambda _cls: self.ensure_detail_panel())

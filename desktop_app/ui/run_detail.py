@@ -1,7 +1,7 @@
 """The run detail panel: overview, params, metrics with charts, tags and note, artifacts.
 
-Every registry call runs in a worker (``detail_workers``); results come back as signals and are
-applied in place, so a refresh keeps the user's tab, scroll position, sort order and unsaved
+Every registry call runs in the panel's ``workers.TaskGroup``; results come back as signals and
+are applied in place, so a refresh keeps the user's tab, scroll position, sort order and unsaved
 edits. Run it on its own with ``python -m desktop_app.ui.run_detail`` for a preview.
 """
 
@@ -56,17 +56,16 @@ from PySide6.QtWidgets import (
 from desktop_app.errors import NotFoundError
 from desktop_app.registry import Artifact, MetricSeries, MetricSummary, Registry, Run, RunStatus
 from desktop_app.ui.code_view import CodePanel
-from desktop_app.ui.detail_workers import (
-    DetailWorkers,
-    Outcome,
+from desktop_app.ui.formatting import format_duration, human_size
+from desktop_app.ui.formatting import format_full_time as format_time
+from desktop_app.ui.metric_chart import MetricChart, format_value
+from desktop_app.ui.run_detail_data import (
     RunSnapshot,
     export_artifact,
     load_snapshot,
     read_series,
 )
-from desktop_app.ui.formatting import format_duration, human_size
-from desktop_app.ui.formatting import format_full_time as format_time
-from desktop_app.ui.metric_chart import MetricChart, format_value
+from desktop_app.ui.workers import Outcome, TaskGroup
 
 EMPTY_TEXT = "Select a run to see its details"
 STATUS_COLOURS = {
@@ -1144,7 +1143,7 @@ class RunDetailPanel(QWidget):
         self._reload_pending = False
         self._export_root: Path | None = None
         self._exported: dict[str, Path] = {}
-        self._workers = DetailWorkers(self)
+        self._workers = TaskGroup(self)
 
         self.banner = Banner()
         self.empty_label = _placeholder(EMPTY_TEXT)
