@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
+
 from desktop_app.registry import Registry, RunStatus
-from desktop_app.training.demo import create_demo
+from desktop_app.training.demo import DEMO_MODEL, create_demo
 
 
 def test_demo_fills_a_registry_with_real_runs(registry: Registry) -> None:
@@ -23,6 +27,32 @@ def test_demo_fills_a_registry_with_real_runs(registry: Registry) -> None:
     sweep_children = [r for r in runs if r.parent_id is not None]
     assert len(sweep_children) == 5
     assert any(a.kind == "model" for a in registry.list_artifacts(forest.id))
+
+    # A model to serve right away: two versions, the more accurate one is the champion.
+    model = registry.get_registered_model(DEMO_MODEL)
+    assert model.latest_version == 2
+    champion = registry.get_model_version(DEMO_MODEL, model.aliases["champion"])
+    challenger = registry.get_model_version(DEMO_MODEL, model.aliases["challenger"])
+    assert champion.version != challenger.version
+    assert champion.metrics["accuracy"] >= challenger.metrics["accuracy"]
+    assert champion.input_example is not None and len(champion.input_example) == 3
+    assert "mean radius" in champion.input_example[0]
+
+
+def test_the_demo_champion_serves_its_own_example(registry: Registry) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    from desktop_app.serving.model import load_served_model
+
+    create_demo(registry)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        served = load_served_model(registry, DEMO_MODEL, "@champion")
+    assert [str(w.message) for w in caught] == []  # nothing to litter the server's log
+    assert served.alias == "champion"
+    rows = load_breast_cancer(as_frame=True).data.head(3)
+    predicted = served.predict(served.model_input(rows.to_numpy()))
+    assert np.array_equal(predicted, served.estimator.predict(rows))
 
 
 def test_demo_stops_when_asked(registry: Registry) -> None:

@@ -91,15 +91,19 @@ class ServedModel:
         classes = getattr(estimator, "classes_", None)
         self.classes = None if classes is None else np.asarray(classes)
         self.predict_datatype = _datatype_of(self.classes)
-        self.needs_frame = self.mixed or (
-            self.feature_names is not None and not self._takes_plain_arrays()
-        )
         self.output_names = [PREDICT, PREDICT_PROBA] if self.has_proba else [PREDICT]
         self._fast: FastPath | None = None
-        if not self.needs_frame:
-            from desktop_app.serving.fastpath import compile_fast
+        # The probes below hand a model fitted on named columns a bare matrix on purpose; its
+        # "X does not have valid feature names" warnings would only litter the server's log.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            self.needs_frame = self.mixed or (
+                self.feature_names is not None and not self._takes_plain_arrays()
+            )
+            if not self.needs_frame:
+                from desktop_app.serving.fastpath import compile_fast
 
-            self._fast = compile_fast(estimator)
+                self._fast = compile_fast(estimator)
         self.n_classes = None if self.classes is None else len(self.classes)
 
     def _takes_plain_arrays(self) -> bool:

@@ -1,7 +1,8 @@
 """The demo workspace: real scikit-learn runs on datasets shipped with scikit-learn (no download).
 
 A new user sees a populated window at once: several experiments, step-wise curves, params worth
-filtering on, a nested sweep, a failed run and saved models.
+filtering on, a nested sweep, a failed run, saved models, and a registered model with two
+versions and the aliases ``champion`` and ``challenger``, ready to serve.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from desktop_app.registry.tracking import ActiveRun, start_run
 
 ProgressCallback = Callable[[int, int, str], None]
 DEMO_SOURCE = "ModelDesk demo"
+DEMO_MODEL = "breast-cancer-classifier"
+# (experiment, run name) of the runs whose forests become the demo model's versions, in order.
+_DEMO_VERSIONS = (("breast-cancer", "forest depth=2"), ("breast-cancer", "forest depth=None"))
 
 
 @dataclass(frozen=True)
@@ -25,10 +29,12 @@ class _DemoRun:
     train: Callable[[ActiveRun], None]
 
 
-def _split(loader: Callable[..., Any], seed: int = 0) -> tuple[Any, Any, Any, Any]:
+def _split(
+    loader: Callable[..., Any], seed: int = 0, *, as_frame: bool = False
+) -> tuple[Any, Any, Any, Any]:
     from sklearn.model_selection import train_test_split
 
-    X, y = loader(return_X_y=True)
+    X, y = loader(return_X_y=True, as_frame=as_frame)
     stratify = y if loader.__name__ != "load_diabetes" else None
     return tuple(train_test_split(X, y, test_size=0.25, random_state=seed, stratify=stratify))
 
@@ -52,7 +58,8 @@ def _forest_growth(run: ActiveRun, dataset: str, max_depth: int | None) -> None:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import accuracy_score
 
-    X_train, X_test, y_train, y_test = _split(getattr(datasets, f"load_{dataset}"))
+    # Named columns: the saved model then has a signature a served form can show.
+    X_train, X_test, y_train, y_test = _split(getattr(datasets, f"load_{dataset}"), as_frame=True)
     params = {"model": "random_forest", "dataset": dataset, "max_depth": max_depth, "seed": 0}
     run.log_params(params)
     forest = RandomForestClassifier(
@@ -193,6 +200,7 @@ def create_demo(
 ) -> int:
     """Fill the registry with the demo experiments; return the number of top-level runs made."""
     runs = list(_demo_runs())
+    made: dict[tuple[str, str], str] = {}
     done = 0
     for index, demo in enumerate(runs):
         if should_stop is not None and should_stop():
@@ -208,10 +216,40 @@ def create_demo(
                 source=DEMO_SOURCE,
                 tags={"origin": "demo"},
             ) as run:
+                made[(demo.experiment, demo.name)] = run.id
                 demo.train(run)
         except Exception:
             pass
         done += 1
+    if done == len(runs):
+        if progress is not None:
+            progress(done, len(runs), f"registering {DEMO_MODEL}")
+        _register_demo_model(registry, [made[key] for key in _DEMO_VERSIONS if key in made])
     if progress is not None:
         progress(done, len(runs), "demo ready")
     return done
+
+
+def _register_demo_model(registry: Registry, run_ids: list[str]) -> None:
+    """Register the demo forests as versions of one model; the more accurate is the champion."""
+    from sklearn.datasets import load_breast_cancer
+
+    from desktop_app.versioning.model_history import register_model_version, set_alias
+
+    if len(run_ids) < 2 or registry.list_registered_models():
+        return
+    example = load_breast_cancer(as_frame=True).data.head(3)
+    versions = [
+        register_model_version(
+            registry,
+            DEMO_MODEL,
+            run_id,
+            description="A random forest from the demo workspace.",
+            tags={"origin": "demo"},
+            input_example=example,
+        )[0]
+        for run_id in run_ids
+    ]
+    ranked = sorted(versions, key=lambda v: v.metrics.get("accuracy", 0.0), reverse=True)
+    set_alias(registry, DEMO_MODEL, "champion", ranked[0].version)
+    set_alias(registry, DEMO_MODEL, "challenger", ranked[1].version)
