@@ -394,6 +394,21 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        # The model's life, left to right: train, compare, register, serve.
+        sp = QStyle.StandardPixmap
+        for action, text, pixmap in (
+            (self.training_actions.action_new_job, "New Job", sp.SP_FileIcon),
+            (self.workspace_actions.action_compare_runs, "Compare", sp.SP_FileDialogDetailedView),
+            (self.workspace_actions.action_models, "Models", sp.SP_DriveHDIcon),
+            (self.serving_actions.action_servers, "Servers", sp.SP_ComputerIcon),
+        ):
+            action.setIcon(self.style().standardIcon(pixmap))
+            action.setIconText(text)  # the toolbar's short label; menus keep the full name
+            action.setToolTip(action.statusTip())
+            toolbar.addAction(action)
+            if action is self.training_actions.action_new_job:
+                toolbar.addSeparator()
+        toolbar.addSeparator()
         toolbar.addAction(self.action_refresh)
         toolbar.addAction(self.action_columns)
         toolbar.addSeparator()

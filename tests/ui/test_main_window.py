@@ -620,3 +620,26 @@ def test_the_app_quits_cleanly_on_sigterm(tmp_path: Path) -> None:
         if app.poll() is None:
             app.kill()
             app.wait()
+
+
+def test_the_toolbar_leads_through_a_model_s_life(
+    qtbot: QtBot, open_window: WindowFactory, populate: Callable[..., list[str]]
+) -> None:
+    from PySide6.QtWidgets import QToolBar, QToolButton
+
+    populate(2, experiment="iris-forest", seed=1)
+    window = open_window()
+    toolbar = window.findChild(QToolBar, "mainToolbar")
+    labels = [
+        button.text()
+        for action in toolbar.actions()
+        if isinstance(button := toolbar.widgetForAction(action), QToolButton)
+    ]
+    assert labels[:4] == ["New Job", "Compare", "Models", "Servers"]
+    assert window.training_actions.action_new_job.text() == "New &Training Job…"  # menus
+
+    models_button = toolbar.widgetForAction(window.workspace_actions.action_models)
+    qtbot.mouseClick(models_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.workspace_actions.models_window is not None, timeout=5_000)
+    assert window.workspace_actions.models_window.isVisible()
+    window.workspace_actions.models_window.close()
