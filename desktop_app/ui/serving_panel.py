@@ -8,6 +8,7 @@ signals.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -646,6 +647,8 @@ class ServingPanel(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMouseEnabled(x=False, y=False)
             plot.setMinimumHeight(140)
+            plot.enableAutoRange(axis="y", enable=False)  # fitted in _draw, from zero up
+            plot.setYRange(0, 1, padding=0)
         live = QWidget()
         live_layout = QHBoxLayout(live)
         live_layout.setContentsMargins(0, 0, 0, 0)
@@ -835,9 +838,13 @@ class ServingPanel(QWidget):
             return
         now = history[-1][0]
         ago = [point[0] - now for point in history]
-        self.rate_curve.setData(ago, [point[1] for point in history])
+        rates = [point[1] for point in history]
+        p99 = [point[3] for point in history]
+        self.rate_curve.setData(ago, rates)
         self.p50_curve.setData(ago, [point[2] for point in history])
-        self.p99_curve.setData(ago, [point[3] for point in history])
+        self.p99_curve.setData(ago, p99)
+        _fit_from_zero(self.rate_plot, rates)
+        _fit_from_zero(self.latency_plot, p99)
 
     def _tick(self) -> None:
         now = time.time()
@@ -915,3 +922,9 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _fit_from_zero(plot: pg.PlotWidget, values: list[float]) -> None:
+    """Show 0 up to a little above the highest value, and at least 0 to 1 while idle."""
+    top = max((v for v in values if math.isfinite(v)), default=0.0)
+    plot.setYRange(0, max(top * 1.15, 1.0), padding=0)

@@ -70,6 +70,9 @@ def test_serve_from_the_window_try_it_and_quit(qtbot, window, registry: Registry
     assert panel.status_text(server_id) == "Ready", panel.server(server_id).reason
     info = panel.server(server_id)
     assert panel.table.item(0, 2).text() == info.url
+    # Idle, the live charts stand on zero (no negative rates or latencies on the axis).
+    for plot in (panel.rate_plot, panel.latency_plot):
+        assert plot.getViewBox().viewRange()[1] == [0.0, 1.0]
 
     panel.table.selectRow(0)
     panel.tabs.setCurrentWidget(panel.try_it)
@@ -93,6 +96,9 @@ def test_serve_from_the_window_try_it_and_quit(qtbot, window, registry: Registry
     qtbot.waitUntil(lambda: panel.table.item(0, 6).text() not in ("", "—"), timeout=15_000)
     assert float(panel.table.item(0, 5).text()) > 0
     assert float(panel.table.item(0, 6).text()) > 0
+    _ago, p99 = panel.p99_curve.getData()
+    low, high = panel.latency_plot.getViewBox().viewRange()[1]
+    assert low == 0.0 and high >= max(p99) > 0
     qtbot.waitUntil(lambda: panel.table.item(0, 4).text().endswith("s"), timeout=5_000)
     window.grab().save("/tmp/modeldesk_serving.png")
 
