@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -276,8 +278,14 @@ class TryItPanel(QWidget):
         buttons.addWidget(self.latency, 1)
         for button in (self.copy_curl, self.copy_requests, self.copy_triton):
             buttons.addWidget(button)
+        # A model with dozens of columns gets a form that scrolls, not a dock taller than the
+        # screen with Send pushed out of sight.
+        self.form_scroll = QScrollArea()
+        self.form_scroll.setWidget(self.form_host)
+        self.form_scroll.setWidgetResizable(True)
+        self.form_scroll.setFrameShape(QFrame.Shape.NoFrame)
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.form_host)
+        split.addWidget(self.form_scroll)
         split.addWidget(self.response)
         split.setSizes([360, 480])
         layout = QVBoxLayout(self)

@@ -230,3 +230,23 @@ def test_the_quit_question_answers_what_was_clicked(qtbot, button: str, expected
 
     QTimer.singleShot(0, click)
     assert ask_about_running_servers(window, 2) == expected
+
+
+def test_try_it_with_many_columns_scrolls_and_keeps_send_in_view(qtbot) -> None:
+    from types import SimpleNamespace
+
+    from desktop_app.ui.serving_panel import TryItPanel
+
+    panel = TryItPanel()
+    qtbot.addWidget(panel)
+    panel.server = SimpleNamespace(id="s")  # type: ignore[assignment]
+    panel._fill("s", [{f"feature {i}": float(i) for i in range(30)}])
+    panel.resize(900, 260)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert len(panel.fields) == 30
+    # The dock can stay short: the form scrolls instead of growing past the screen.
+    assert panel.minimumSizeHint().height() < 200
+    send = panel.send_button
+    assert send.isVisible() and send.mapTo(panel, send.rect().bottomLeft()).y() <= panel.height()
+    assert panel.form_scroll.verticalScrollBar().maximum() > 0
