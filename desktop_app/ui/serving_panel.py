@@ -655,7 +655,9 @@ class ServingPanel(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMouseEnabled(x=False, y=False)
             plot.setMinimumHeight(140)
-            plot.enableAutoRange(axis="y", enable=False)  # fitted in _draw, from zero up
+            # A fixed time window, as a monitor shows it; y is fitted in _draw, from zero up.
+            plot.disableAutoRange()
+            plot.setXRange(-HISTORY_POINTS * POLL_SECONDS, 0, padding=0)
             plot.setYRange(0, 1, padding=0)
         live = QWidget()
         live_layout = QHBoxLayout(live)
