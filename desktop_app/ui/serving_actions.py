@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QDockWidget, QMainWindow, QMenu, QMessageBox
 
 from desktop_app.errors import AppError
 from desktop_app.registry import Registry
+from desktop_app.ui.docks import add_bottom_dock
 
 if TYPE_CHECKING:
     from desktop_app.serving.launcher import ServeRequest, ServerInfo
@@ -75,7 +76,7 @@ class ServingActions(QObject):
             self.dock = QDockWidget("Serving", self._window)
             self.dock.setObjectName("servingDock")
             self.dock.setWidget(self.panel)
-            self._window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+            add_bottom_dock(self._window, self.dock)
             self.dock.hide()
         return self.panel
 

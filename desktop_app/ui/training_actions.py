@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox
 
 from desktop_app.registry import Registry
+from desktop_app.ui.docks import add_bottom_dock
 from desktop_app.ui.workers import start_task
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class TrainingActions(QObject):
             self.dock = QDockWidget("Training", self._window)
             self.dock.setObjectName("trainingDock")
             self.dock.setWidget(self.panel)
-            self._window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+            add_bottom_dock(self._window, self.dock)
             self.dock.hide()
         return self.panel
 

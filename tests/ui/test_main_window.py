@@ -643,3 +643,17 @@ def test_the_toolbar_leads_through_a_model_s_life(
     qtbot.waitUntil(lambda: window.workspace_actions.models_window is not None, timeout=5_000)
     assert window.workspace_actions.models_window.isVisible()
     window.workspace_actions.models_window.close()
+
+
+def test_training_and_serving_docks_share_the_bottom_as_tabs(
+    qtbot: QtBot, open_window: WindowFactory
+) -> None:
+    window = open_window()
+    window.resize(1200, 800)
+    window.training_actions.show_queue()
+    window.serving_actions.show_panel()
+    training, serving = window.training_actions.dock, window.serving_actions.dock
+    assert window.tabifiedDockWidgets(serving) == [training]
+    qtbot.waitUntil(lambda: serving.width() > 0.9 * window.width(), timeout=5_000)
+    assert not serving.visibleRegion().isEmpty() and training.visibleRegion().isEmpty()
+    window.close()
