@@ -14,7 +14,7 @@ import time
 from collections import deque
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -57,6 +57,10 @@ from desktop_app.ui.workers import start_task
 POLL_SECONDS = 0.5
 STATS_SECONDS = 1.0
 HISTORY_POINTS = 300
+EMPTY_TEXT = (
+    "No model servers yet.\n\nServe… starts one for a registered model version or alias;"
+    " Models on the toolbar lists them."
+)
 COLUMNS = ["Model", "Version", "URL", "State", "Uptime", "Req/s", "p50 ms", "p99 ms", "Errors"]
 (
     _MODEL,
@@ -635,6 +639,11 @@ class ServingPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(_URL, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.empty_label = QLabel(EMPTY_TEXT, self.table.viewport())
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setStyleSheet("color: palette(placeholder-text);")
+        self.table.viewport().installEventFilter(self)
         self.reason = QLabel()
         self.reason.setWordWrap(True)
         self.reason.setStyleSheet("color: #b00020;")
@@ -777,12 +786,19 @@ class ServingPanel(QWidget):
 
     # ---- display ----------------------------------------------------------------------------
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Keep the empty-table hint as large as the table's viewport."""
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self.empty_label.resize(self.table.viewport().size())
+        return super().eventFilter(watched, event)
+
     def _show(self, info: ServerInfo) -> None:
         self._infos[info.id] = info
         row = self._rows.get(info.id)
         if row is None:
             row = self.table.rowCount()
             self.table.insertRow(row)
+            self.empty_label.hide()
             self._rows[info.id] = row
             for column in range(len(COLUMNS)):
                 self.table.setItem(row, column, QTableWidgetItem(""))

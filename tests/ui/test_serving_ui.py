@@ -55,6 +55,9 @@ def window(qtbot, registry: Registry):
 
 def test_serve_from_the_window_try_it_and_quit(qtbot, window, registry: Registry) -> None:
     model, _x = _register(registry, 1.0)
+    empty = window.serving_actions.show_panel()
+    assert not empty.empty_label.isHidden()
+    assert "No model servers yet" in empty.empty_label.text()
     dialog = window.serving_actions.open_serve_dialog("penguins", "1")
     assert dialog.model.currentText() == "penguins" and dialog.version.currentData() == "1"
     assert dialog.warning.isHidden()  # loopback: no token, no warning
@@ -65,6 +68,7 @@ def test_serve_from_the_window_try_it_and_quit(qtbot, window, registry: Registry
 
     panel = window.serving_actions.panel
     [server_id] = panel._infos
+    assert panel.empty_label.isHidden()
     assert panel.status_text(server_id) in ("Starting", "Ready")
     qtbot.waitUntil(lambda: panel.status_text(server_id) in ("Ready", "Failed"), timeout=90_000)
     assert panel.status_text(server_id) == "Ready", panel.server(server_id).reason
