@@ -269,20 +269,21 @@ def run(ctx: Context) -> list[Result]:
         pan, zoom = _frame_rate(app, chart)
         screen_pan, screen_zoom = _frame_rate(app, chart, grab=False)
         say(
-            f"    pan {pan:.1f} frames/s, zoom {zoom:.1f} frames/s (setXRange + processEvents + "
-            f"grab; every run drawn as {chart.canvas.columns} pixel columns from all its points)"
+            f"    one repaint per frame, as on a screen: pan {screen_pan:.1f} frames/s, zoom "
+            f"{screen_zoom:.1f} frames/s (every run drawn as {chart.canvas.columns} pixel "
+            "columns from all its points)"
         )
         say(
-            f"    without the grab (one repaint per frame, as on a screen): pan "
-            f"{screen_pan:.1f} frames/s, zoom {screen_zoom:.1f} frames/s"
+            f"    with a grab() after each repaint: pan {pan:.1f} frames/s, zoom {zoom:.1f} "
+            "frames/s (the grab lays the unchanged view's image on again)"
         )
         # Smoothing doubles the curves: each run's raw curve stays, faint, behind its EMA.
         window.curves.set_smoothing(0.9)
-        smooth_pan, smooth_zoom = _frame_rate(app, chart)
+        smooth_pan, smooth_zoom = _frame_rate(app, chart, grab=False)
         window.curves.set_smoothing(0.0)
         say(
-            f"    smoothing on ({RUNS} EMA curves + {RUNS} faint raw ones): pan "
-            f"{smooth_pan:.1f} frames/s, zoom {smooth_zoom:.1f} frames/s (with grab)"
+            f"    smoothing on ({RUNS} EMA curves + {RUNS} faint raw ones), one repaint per "
+            f"frame: pan {smooth_pan:.1f} frames/s, zoom {smooth_zoom:.1f} frames/s"
         )
         window.close()
         workers.wait_for_tasks()
@@ -301,19 +302,19 @@ def run(ctx: Context) -> list[Result]:
         f"painted {fmt_seconds(statistics.median(o['parallel'] for o in opens))}, scatter "
         f"painted {fmt_seconds(both)} (medians of {len(opens)})"
     )
-    fps = min(pan, zoom)
+    fps = min(screen_pan, screen_zoom, smooth_pan, smooth_zoom)
     return [
         Result(
             "C1", f"{RUNS} runs × {POINTS // 1000}k points, first paint", fmt_seconds(paint),
             f"< {fmt_seconds(PAINT_GOAL_S)}", verdict(paint < PAINT_GOAL_S),
         ),
         Result(
-            "C2", "pan/zoom frame rate on that chart", f"{fps:.0f} fps", f"> {FPS_GOAL:.0f} fps",
-            verdict(fps > FPS_GOAL),
+            "C2", "pan/zoom frame rate on that chart (worst)", f"{fps:.0f} fps",
+            f"> {FPS_GOAL:.0f} fps", verdict(fps > FPS_GOAL),
             notes=[
-                f"pan {pan:.1f} fps, zoom {zoom:.1f} fps with grab(); one repaint per frame: "
-                f"pan {screen_pan:.1f} fps, zoom {screen_zoom:.1f} fps; smoothing on: "
-                f"pan {smooth_pan:.1f} fps, zoom {smooth_zoom:.1f} fps"
+                f"one repaint per frame: pan {screen_pan:.1f} fps, zoom {screen_zoom:.1f} fps; "
+                f"smoothing on: pan {smooth_pan:.1f} fps, zoom {smooth_zoom:.1f} fps; "
+                f"repaint + grab(): pan {pan:.1f} fps, zoom {zoom:.1f} fps"
             ],
         ),
         Result(

@@ -220,3 +220,23 @@ def test_a_selected_run_is_drawn_last_and_thicker(chart: CurveChart) -> None:
     raw = set(chart.raw_curves.values())
     # The faint raw curves all lie under every smoothed one.
     assert set(stacked[: len(raw)]) == raw and stacked[-1] is chart.curves["a"]
+
+
+def test_an_unchanged_view_is_laid_on_again_and_any_change_is_drawn_anew(
+    chart: CurveChart, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed(chart, "a", noisy(20, 5_000))
+    feed(chart, "b", noisy(21, 5_000), "#D55E00")
+    first = chart.grab().toImage()
+    renders: list[int] = []
+    render = chart.canvas._render
+    monkeypatch.setattr(chart.canvas, "_render", lambda *args: renders.append(1) or render(*args))
+    assert chart.grab().toImage() == first and renders == []  # a repaint, nothing moved
+    chart.set_selected(["a"])  # "b" is dimmed: same lines, other colours
+    dimmed = chart.grab().toImage()
+    assert renders == [1] and dimmed != first
+    chart.view_box.setXRange(1_000, 2_000, padding=0)
+    assert chart.grab().toImage() != dimmed and len(renders) == 2
+    chart.curves["b"].hide()
+    chart.grab()
+    assert len(renders) == 3

@@ -168,6 +168,11 @@ class CurveCanvas(pg.GraphicsObject):
         self._fills_spans: list[Spans] = []
         self._fills: list[QPolygonF] = []
         self._painted: tuple[float, float, int] = (0.0, 0.0, 0)
+        # The last image drawn and what it was drawn from: a repaint of an unchanged view (a
+        # hover label, the crosshair, a grab) lays it on again instead of filling every curve.
+        self._image_key: tuple[object, ...] = ()
+        self._image_fills: list[QPolygonF] | None = None
+        self._image: QImage | None = None
         self.columns = 0
         """How many pixel columns the last paint drew (the plot's width in device pixels)."""
 
@@ -282,6 +287,24 @@ class CurveCanvas(pg.GraphicsObject):
         self._painted = (rect.left(), rect.right(), columns)
         curves = self.stacked()
         fills = self._fill_polygons(curves, rect, columns, rows)
+        key = (rows, columns, ratio, *((id(c), _colour_key(c)) for c in curves))
+        if fills is not self._image_fills or key != self._image_key or self._image is None:
+            self._image = self._render(curves, fills, rows, columns, ratio)
+            self._image_key, self._image_fills = key, fills
+        p.save()
+        p.resetTransform()
+        p.drawImage(QPointF(left / ratio, top / ratio), self._image)
+        p.restore()
+
+    def _render(
+        self,
+        curves: list[CanvasCurve],
+        fills: list[QPolygonF],
+        rows: int,
+        columns: int,
+        ratio: float,
+    ) -> QImage:
+        """All curves' fills in one upright image of ``columns`` × ``rows`` device pixels."""
         # Transposed: image row j is plot column (columns - 1 - j), image x is the plot's row,
         # so one quarter turn puts it upright.
         image = QImage(rows, columns, QImage.Format.Format_ARGB32_Premultiplied)
@@ -307,10 +330,7 @@ class CurveCanvas(pg.GraphicsObject):
         painter.end()
         upright_image = image.transformed(QTransform().rotate(90))
         upright_image.setDevicePixelRatio(ratio)
-        p.save()
-        p.resetTransform()
-        p.drawImage(QPointF(left / ratio, top / ratio), upright_image)
-        p.restore()
+        return upright_image
 
     def _fill_polygons(
         self, curves: list[CanvasCurve], rect: QRectF, columns: int, rows: int
@@ -365,6 +385,12 @@ def _extra_pixels(pen: QPen) -> int:
     width-1 line stays one pixel thin on a high-density screen too.
     """
     return max(0, math.ceil((max(pen.widthF(), 1.0) - 1.0) / 2))
+
+
+def _colour_key(curve: CanvasCurve) -> tuple[int, int]:
+    """What of a curve's pen its fill depends on: colour (with alpha) and width."""
+    pen = curve.opts["pen"]
+    return pen.color().rgba(), _extra_pixels(pen)
 
 
 def _fill(painter: QPainter, group: object) -> None:
