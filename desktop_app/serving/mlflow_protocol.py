@@ -155,13 +155,13 @@ def _from_records(model: ServedModel, records: Any) -> Any:
     return table_from_rows(model, rows, where)
 
 
-def _parse_cell(text: str, kind: str, where: str) -> Any:
+def _parse_cell(text: str, kind: str, line: int, column: str) -> Any:
     if kind == TEXT:
         return text
     if kind == BOOL:
         value = BOOL_TEXT.get(text.strip().lower())
         if value is None:
-            raise bad_request(f"{where}: {text[:30]!r} is not true or false")
+            raise bad_request(f"CSV line {line}, {column!r}: {text[:30]!r} is not true or false")
         return value
     stripped = text.strip()
     try:
@@ -169,8 +169,21 @@ def _parse_cell(text: str, kind: str, where: str) -> Any:
         if number is None:
             number = float(stripped)
     except ValueError:
-        raise bad_request(f"{where}: {text[:30]!r} is not a number") from None
+        raise bad_request(f"CSV line {line}, {column!r}: {text[:30]!r} is not a number") from None
     return number
+
+
+def _parse_column(cells: tuple[str, ...], kind: str, column: str) -> list[Any]:
+    """A CSV column's cells as values of the column's kind (lines count from 2)."""
+    if kind == NUMBER:
+        import numpy as np
+
+        try:
+            # numpy parses a column of decimal strings as float() does, in one call.
+            return np.array(cells, dtype=np.float64).tolist()  # type: ignore[no-any-return]
+        except ValueError:
+            pass  # a cell is not a number: the loop below finds it and names it
+    return [_parse_cell(cell, kind, line, column) for line, cell in enumerate(cells, start=2)]
 
 
 def _from_csv(model: ServedModel, body: bytes) -> Any:
@@ -194,13 +207,13 @@ def _from_csv(model: ServedModel, body: bytes) -> Any:
     kinds: dict[str, str] = {}
     if model.columns is not None:
         kinds = {c.name: c.kind for c in model.columns}
-    named: dict[str, list[Any]] = {h: [] for h in header}
     for index, row in enumerate(rows, start=2):
         if len(row) != width:
             raise bad_request(f"CSV line {index} has {len(row)} fields; the header has {width}")
-        for column, cell in zip(header, row, strict=True):
-            kind = kinds.get(column, NUMBER)
-            named[column].append(_parse_cell(cell, kind, f"CSV line {index}, {column!r}"))
+    named: dict[str, list[Any]] = {
+        column: _parse_column(cells, kinds.get(column, NUMBER), column)
+        for column, cells in zip(header, zip(*rows, strict=True), strict=True)
+    }
     if model.feature_names is not None:
         return table_from_columns(model, named, "CSV")
     if width != model.n_features:
