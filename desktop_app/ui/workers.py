@@ -192,7 +192,7 @@ def start_task(
         signals.sig_finished.connect(on_finished)
     signals.sig_finished.connect(lambda: _live.discard(task))
     _live.add(task)
-    (pool or thread_pool()).start(task)
+    (pool if pool is not None else thread_pool()).start(task)
     return task
 
 
