@@ -56,7 +56,10 @@ from desktop_app.ui.workers import start_task
 
 POLL_SECONDS = 0.5
 STATS_SECONDS = 1.0
-HISTORY_POINTS = 300
+CHART_SECONDS = 150.0
+"""The live charts' time window."""
+# Figures arrive about once per STATS_SECONDS (a little later under load): enough to fill it.
+HISTORY_POINTS = int(CHART_SECONDS / STATS_SECONDS) + 30
 EMPTY_TEXT = (
     "No model servers yet.\n\nServe… starts one for a registered model version or alias;"
     " Models on the toolbar lists them."
@@ -666,7 +669,7 @@ class ServingPanel(QWidget):
             plot.setMinimumHeight(140)
             # A fixed time window, as a monitor shows it; y is fitted in _draw, from zero up.
             plot.disableAutoRange()
-            plot.setXRange(-HISTORY_POINTS * POLL_SECONDS, 0, padding=0)
+            plot.setXRange(-CHART_SECONDS, 0, padding=0)
             plot.setYRange(0, 1, padding=0)
         live = QWidget()
         live_layout = QHBoxLayout(live)
@@ -858,16 +861,14 @@ class ServingPanel(QWidget):
     def _draw(self) -> None:
         server_id = self.selected_id()
         history = self._history.get(server_id or "", deque())
-        if not history:
-            for curve in (self.rate_curve, self.p50_curve, self.p99_curve):
-                curve.setData([], [])
-            return
-        now = history[-1][0]
-        ago = [point[0] - now for point in history]
-        rates = [point[1] for point in history]
-        p99 = [point[3] for point in history]
+        now = history[-1][0] if history else 0.0
+        # Only what the window shows: an old burst must not keep the scale up.
+        shown = [point for point in history if point[0] - now >= -CHART_SECONDS]
+        ago = [point[0] - now for point in shown]
+        rates = [point[1] for point in shown]
+        p99 = [point[3] for point in shown]
         self.rate_curve.setData(ago, rates)
-        self.p50_curve.setData(ago, [point[2] for point in history])
+        self.p50_curve.setData(ago, [point[2] for point in shown])
         self.p99_curve.setData(ago, p99)
         _fit_from_zero(self.rate_plot, rates)
         _fit_from_zero(self.latency_plot, p99)

@@ -254,3 +254,32 @@ def test_try_it_with_many_columns_scrolls_and_keeps_send_in_view(qtbot) -> None:
     send = panel.send_button
     assert send.isVisible() and send.mapTo(panel, send.rect().bottomLeft()).y() <= panel.height()
     assert panel.form_scroll.verticalScrollBar().maximum() > 0
+
+
+def test_live_charts_scale_to_the_window_shown_not_to_old_bursts(qtbot, registry: Registry) -> None:
+    from collections import deque
+
+    from desktop_app.serving.launcher import ServeRequest, ServerInfo
+    from desktop_app.ui import serving_panel
+    from desktop_app.ui.serving_panel import CHART_SECONDS, ServingPanel
+
+    panel = ServingPanel(registry, warm_spare=False)
+    qtbot.addWidget(panel)
+    for server_id in ("busy", "idle"):
+        panel._show(ServerInfo(server_id, ServeRequest("m"), ServerState.READY, port=1))
+    now = 1_000.0
+    # A burst 4 minutes ago, then two quiet minutes: only the quiet part is in the window.
+    history = [(now - 240 + i, 500.0, 1.0, 90.0) for i in range(10)]
+    history += [(now - 120 + i, 2.0, 0.5, 3.0) for i in range(121)]
+    panel._history["busy"] = deque(history, maxlen=serving_panel.HISTORY_POINTS)
+    panel.table.selectRow(0)
+    panel._draw()
+    ago, rates = panel.rate_curve.getData()
+    assert ago.min() >= -CHART_SECONDS and max(rates) == 2.0
+    assert panel.rate_plot.getViewBox().viewRange()[1][1] < 10  # scaled to 2 req/s, not 500
+    assert panel.latency_plot.getViewBox().viewRange()[1][1] < 10
+    panel.table.selectRow(1)  # a server without figures: back to 0..1, no curve
+    panel._draw()
+    assert panel.rate_plot.getViewBox().viewRange()[1] == [0.0, 1.0]
+    assert panel.rate_curve.getData()[0] is None or len(panel.rate_curve.getData()[0]) == 0
+    panel.shutdown(keep_running=False)
