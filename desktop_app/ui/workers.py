@@ -36,13 +36,16 @@ def thread_pool() -> QThreadPool:
 
 
 def wait_for_tasks(msecs: int = 10_000, *, cancel: bool = True) -> bool:
-    """Wait for running tasks (asking them to stop first) and end the pool's threads.
+    """Wait for the shared pool's tasks (asking them to stop first) and end its threads.
 
     Returns False on timeout. Pool threads are ended, so their SQLite connections go idle.
+    A ``TaskGroup``'s tasks are its own to abandon and wait for: cancelled from here, they
+    would end without telling the group's widget, which may be waiting for them.
     """
     if cancel:
         for task in list(_live):
-            task.cancel()
+            if not task.in_group:
+                task.cancel()
     if _pool is None:
         return True
     return bool(_pool.waitForDone(msecs))
@@ -101,6 +104,7 @@ class Task(QRunnable):
         *,
         with_control: bool = False,
         iterate: bool = False,
+        in_group: bool = False,
     ) -> None:
         super().__init__()
         # Python owns the runnable (kept in ``_live`` until it finished), never the pool.
@@ -112,6 +116,7 @@ class Task(QRunnable):
         self._kwargs = kwargs
         self._with_control = with_control
         self._iterate = iterate
+        self.in_group = in_group
 
     def cancel(self) -> None:
         """Ask the task to stop; a cancelled task does not emit ``sig_returned``."""
@@ -145,8 +150,11 @@ class Task(QRunnable):
         """Emit a generator's items until it ends or the task is cancelled (then it is closed)."""
         iterator = iter(items)
         try:
-            for item in iterator:
-                if self.control.should_stop():
+            # Asked before each item, so a stopped generator does no further work.
+            while not self.control.should_stop():
+                try:
+                    item = next(iterator)
+                except StopIteration:
                     break
                 self.signals.sig_yielded.emit(item)
         finally:
@@ -174,7 +182,14 @@ def start_task(
     and cancelling stops it between items. Errors without an ``on_errored`` handler go to
     :func:`desktop_app.ui.errors_hook.report_exception`. ``pool`` defaults to the shared one.
     """
-    task = Task(fn, args, kwargs, with_control=with_control, iterate=on_yielded is not None)
+    task = Task(
+        fn,
+        args,
+        kwargs,
+        with_control=with_control,
+        iterate=on_yielded is not None,
+        in_group=pool is not None,
+    )
     signals = task.signals
     if on_progressed is not None:
         signals.sig_progressed.connect(on_progressed)

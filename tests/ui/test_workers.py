@@ -20,20 +20,31 @@ def test_a_task_hands_its_result_to_the_gui_thread(qtbot) -> None:
         return a + b
 
     got: list[tuple[int, int]] = []
-    task = start_task(
-        work, 2, 3, on_returned=lambda value: got.append((threading.get_ident(), value))
+    finished: list[bool] = []
+    # Handlers are connected before the task starts: a signal emitted before a waitSignal
+    # connected would never be seen.
+    start_task(
+        work,
+        2,
+        3,
+        on_returned=lambda value: got.append((threading.get_ident(), value)),
+        on_finished=lambda: finished.append(True),
     )
-    with qtbot.waitSignal(task.signals.sig_finished, timeout=TIMEOUT_MS):
-        pass
+    qtbot.waitUntil(lambda: finished == [True], timeout=TIMEOUT_MS)
     assert seen[0][0] != gui_thread
     assert got == [(gui_thread, 5)]
 
 
 def test_a_generator_task_hands_over_each_item_as_it_comes(qtbot) -> None:
     items: list[int] = []
-    task = start_task(lambda n: (i * i for i in range(n)), 5, on_yielded=items.append)
-    with qtbot.waitSignal(task.signals.sig_finished, timeout=TIMEOUT_MS):
-        pass
+    finished: list[bool] = []
+    start_task(
+        lambda n: (i * i for i in range(n)),
+        5,
+        on_yielded=items.append,
+        on_finished=lambda: finished.append(True),
+    )
+    qtbot.waitUntil(lambda: finished == [True], timeout=TIMEOUT_MS)
     assert items == [0, 1, 4, 9, 16]
 
 
@@ -91,4 +102,23 @@ def test_abandoned_work_is_stopped_and_never_reported(qtbot) -> None:
     assert stale_items == [("stale", 1)]
     assert stale_done == []
     assert [outcome.value for outcome in fresh] == ["kept"]
+    assert group.wait(TIMEOUT_MS)
+
+
+def test_waiting_for_the_shared_pool_leaves_a_group_s_work_to_the_group(qtbot) -> None:
+    from desktop_app.ui import workers
+
+    group = TaskGroup()
+    release = threading.Event()
+    outcomes: list[Outcome] = []
+
+    def slow() -> str:
+        release.wait(TIMEOUT_MS / 1000)
+        return "loaded"
+
+    group.call("snapshot", slow, on_done=outcomes.append)
+    threading.Timer(0.2, release.set).start()
+    assert workers.wait_for_tasks(TIMEOUT_MS)  # cancels the shared pool's tasks only
+    # The widget waiting for its snapshot still gets it.
+    qtbot.waitUntil(lambda: [o.value for o in outcomes] == ["loaded"], timeout=TIMEOUT_MS)
     assert group.wait(TIMEOUT_MS)
