@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pytest
 
 from desktop_app.registry import Registry, RunStatus
 from desktop_app.training.demo import DEMO_MODEL, create_demo
@@ -56,6 +57,41 @@ def test_the_demo_champion_serves_its_own_example(registry: Registry) -> None:
 
 
 def test_demo_stops_when_asked(registry: Registry) -> None:
-    calls = iter([False, False, True])
+    calls = iter([False, False] + [True] * 5)
     assert create_demo(registry, should_stop=lambda: next(calls)) == 2
     assert registry.count_runs() == 2
+
+
+def test_a_failed_demo_forest_is_not_registered_and_the_demo_still_ends(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functools import partial
+
+    from desktop_app.training import demo
+
+    def broken(run: object, dataset: str, max_depth: int | None) -> None:
+        raise MemoryError("no room for trees")
+
+    def two_forests() -> list[demo._DemoRun]:
+        return [
+            demo._DemoRun("breast-cancer", "forest depth=2", partial(broken, None, None)),
+            demo._DemoRun(
+                "breast-cancer",
+                "forest depth=None",
+                partial(demo._forest_growth, dataset="breast_cancer", max_depth=None),
+            ),
+        ]
+
+    monkeypatch.setattr(demo, "_demo_runs", two_forests)
+    seen: list[str] = []
+    assert create_demo(registry, progress=lambda i, n, text: seen.append(text)) == 2
+    assert seen[-1] == "demo ready"
+    assert registry.list_registered_models() == []  # one forest is no champion/challenger pair
+    statuses = sorted(r.status for r in registry.get_runs(registry.search_runs(limit=None)))
+    assert statuses == sorted([RunStatus.FAILED, RunStatus.FINISHED])
+
+
+def test_a_stopped_demo_registers_nothing(registry: Registry) -> None:
+    calls = iter([False] * 15 + [True] * 10)
+    create_demo(registry, should_stop=lambda: next(calls))
+    assert registry.list_registered_models() == []

@@ -7,6 +7,7 @@ versions and the aliases ``champion`` and ``challenger``, ready to serve.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -16,6 +17,7 @@ from desktop_app.registry import Registry
 from desktop_app.registry.tracking import ActiveRun, start_run
 
 ProgressCallback = Callable[[int, int, str], None]
+log = logging.getLogger(__name__)
 DEMO_SOURCE = "ModelDesk demo"
 DEMO_MODEL = "breast-cancer-classifier"
 # (experiment, run name) of the runs whose forests become the demo model's versions, in order.
@@ -216,15 +218,20 @@ def create_demo(
                 source=DEMO_SOURCE,
                 tags={"origin": "demo"},
             ) as run:
-                made[(demo.experiment, demo.name)] = run.id
                 demo.train(run)
+                made[(demo.experiment, demo.name)] = run.id  # trained: its model can be served
         except Exception:
-            pass
+            pass  # one demo run fails on purpose; the run records why
         done += 1
-    if done == len(runs):
+    stopped = should_stop is not None and should_stop()
+    if done == len(runs) and not stopped:
         if progress is not None:
             progress(done, len(runs), f"registering {DEMO_MODEL}")
-        _register_demo_model(registry, [made[key] for key in _DEMO_VERSIONS if key in made])
+        try:
+            _register_demo_model(registry, [made[key] for key in _DEMO_VERSIONS if key in made])
+        except Exception:
+            # The runs are the demo; a model that could not be registered is only missed.
+            log.warning("the demo model was not registered", exc_info=True)
     if progress is not None:
         progress(done, len(runs), "demo ready")
     return done
@@ -236,7 +243,7 @@ def _register_demo_model(registry: Registry, run_ids: list[str]) -> None:
 
     from desktop_app.versioning.model_history import register_model_version, set_alias
 
-    if len(run_ids) < 2 or registry.list_registered_models():
+    if len(run_ids) < 2 or any(m.name == DEMO_MODEL for m in registry.list_registered_models()):
         return
     example = load_breast_cancer(as_frame=True).data.head(3)
     versions = [
