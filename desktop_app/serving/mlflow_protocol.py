@@ -180,7 +180,7 @@ def _parse_column(cells: tuple[str, ...], kind: str, column: str) -> list[Any]:
 
         try:
             # numpy parses a column of decimal strings as float() does, in one call.
-            return np.array(cells, dtype=np.float64).tolist()  # type: ignore[no-any-return]
+            return np.array(cells, dtype=np.float64).tolist()
         except ValueError:
             pass  # a cell is not a number: the loop below finds it and names it
     return [_parse_cell(cell, kind, line, column) for line, cell in enumerate(cells, start=2)]
