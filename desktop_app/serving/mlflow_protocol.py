@@ -136,15 +136,18 @@ def _from_records(model: ServedModel, records: Any) -> Any:
     if not isinstance(first, dict):
         raise bad_request(f"{where}[0] must be an object (column → value)")
     columns = list(first)
-    keys = set(columns)
-    named: dict[str, list[Any]] = {c: [] for c in columns}
+    width = len(columns)
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise bad_request(f"{where}[{index}] must be an object (column → value)")
-        if record.keys() != keys:
+        if len(record) != width:
             raise bad_request(f"{where}[{index}] has other columns than the first record")
-        for column, value in record.items():
-            named[column].append(value)
+    try:
+        # Same number of keys and every one of the first record's: the same columns.
+        named: dict[str, list[Any]] = {c: [record[c] for record in records] for c in columns}
+    except KeyError:
+        index = next(i for i, record in enumerate(records) if record.keys() != first.keys())
+        raise bad_request(f"{where}[{index}] has other columns than the first record") from None
     if model.feature_names is not None:
         return table_from_columns(model, named, where)
     if len(columns) != model.n_features:

@@ -1,8 +1,9 @@
-"""CSV bodies of MLflow's /invocations: parsed by column, with the bad cell named on a 400."""
+"""MLflow's /invocations tables (CSV, dataframe_records): read by column, bad rows named."""
 
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
@@ -43,3 +44,31 @@ def test_a_bad_cell_is_named_by_line_and_column(named_model: ServedModel, cell: 
     assert refused.value.status == 400
     assert refused.value.message.startswith("CSV line 4, 'b':")
     assert "is not a number" in refused.value.message
+
+
+def test_records_in_any_key_order_predict_as_the_frame_does(named_model: ServedModel) -> None:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    records = frame.to_dict(orient="records")
+    records[7] = {"c": records[7]["c"], "a": records[7]["a"], "b": records[7]["b"]}
+    body = orjson.dumps({"dataframe_records": records})
+    decoded = mlflow_protocol.decode(named_model, b"application/json", body)
+    np.testing.assert_array_equal(np.asarray(decoded, dtype=float), frame.to_numpy())
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"a": 1.0, "b": 2.0},
+        {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0},
+        {"a": 1.0, "b": 2.0, "x": 3.0},
+    ],
+)
+def test_a_record_with_other_columns_is_named(named_model: ServedModel, odd: dict) -> None:
+    records = [{"a": 1.0, "b": 2.0, "c": 3.0}] * 4 + [odd] + [{"a": 0.0, "b": 0.0, "c": 0.0}]
+    with pytest.raises(RequestError) as refused:
+        mlflow_protocol.decode(
+            named_model, b"application/json", orjson.dumps({"dataframe_records": records})
+        )
+    assert refused.value.status == 400
+    assert refused.value.message == "dataframe_records[4] has other columns than the first record"
