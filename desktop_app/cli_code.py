@@ -44,7 +44,7 @@ def _describe(run: Run) -> list[str]:
 
 def register(runs: click.Group) -> None:
     """Add the code commands to the ``runs`` group."""
-    from desktop_app.cli import open_cli_registry, registry_option
+    from desktop_app.cli_common import open_cli_registry, registry_option
 
     @runs.command(name="code")
     @click.argument("run_ref", metavar="RUN")

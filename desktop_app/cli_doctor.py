@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def register(cli: click.Group) -> None:
     """Add the ``doctor`` command."""
-    from desktop_app.cli import _REGISTRY_KEY, echo_json, fail, json_option, registry_option
+    from desktop_app.cli_common import _REGISTRY_KEY, echo_json, fail, json_option, registry_option
 
     @cli.command(name="doctor")
     @json_option

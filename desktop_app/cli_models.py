@@ -64,7 +64,7 @@ def _numbered(registry: Registry, ref: str) -> ModelVersion:
 
 def model_json(model: RegisteredModel, versions: list[ModelVersion]) -> dict[str, Any]:
     """The JSON record of a registered model and its versions."""
-    from desktop_app.cli import iso_utc
+    from desktop_app.cli_common import iso_utc
 
     return {
         "name": model.name,
@@ -79,7 +79,7 @@ def model_json(model: RegisteredModel, versions: list[ModelVersion]) -> dict[str
 
 def version_json(version: ModelVersion) -> dict[str, Any]:
     """The JSON record of a model version."""
-    from desktop_app.cli import iso_utc
+    from desktop_app.cli_common import iso_utc
 
     return {
         "model": version.model_name,
@@ -100,13 +100,13 @@ def version_json(version: ModelVersion) -> dict[str, Any]:
 
 
 def _history_json(entry: dict[str, Any]) -> dict[str, Any]:
-    from desktop_app.cli import iso_utc
+    from desktop_app.cli_common import iso_utc
 
     return {"at": iso_utc(entry["at"]), "action": entry["action"], **entry["detail"]}
 
 
 def _history_line(entry: dict[str, Any]) -> str:
-    from desktop_app.cli import format_time
+    from desktop_app.cli_common import format_time
 
     detail = entry["detail"]
     action = entry["action"]
@@ -124,7 +124,7 @@ def _history_line(entry: dict[str, Any]) -> str:
 def _describe_model(
     model: RegisteredModel, versions: list[ModelVersion], history: list[dict[str, Any]]
 ) -> str:
-    from desktop_app.cli import _cell, _section, format_float, format_table, format_time
+    from desktop_app.cli_common import _cell, _section, format_float, format_table, format_time
 
     aliases = ", ".join(f"{a} -> v{v}" for a, v in sorted(model.aliases.items())) or "-"
     fields = [
@@ -161,7 +161,7 @@ def _describe_model(
 
 
 def _describe_version(version: ModelVersion) -> str:
-    from desktop_app.cli import _cell, _section, format_float, format_table, format_time
+    from desktop_app.cli_common import _cell, _section, format_float, format_table, format_time
 
     fields = [
         ("Model", f"{version.model_name} v{version.version}"),
@@ -225,8 +225,8 @@ def _parse_tags(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def register(cli: click.Group) -> None:
     """Add the ``models`` command group."""
-    from desktop_app.cli import echo_json, format_table, json_option, open_cli_registry
-    from desktop_app.cli import registry_option as registry_opt
+    from desktop_app.cli_common import echo_json, format_table, json_option, open_cli_registry
+    from desktop_app.cli_common import registry_option as registry_opt
 
     @cli.group(name="models")
     @registry_opt
@@ -242,7 +242,7 @@ def register(cli: click.Group) -> None:
     @registry_opt
     def models_list(as_json: bool) -> None:
         """List models with their versions and aliases."""
-        from desktop_app.cli import _cell, format_time
+        from desktop_app.cli_common import _cell, format_time
 
         registry = open_cli_registry()
         found = [

@@ -9,7 +9,7 @@ X_CHOICES = ("step", "wall", "relative")
 
 def register(runs: click.Group) -> None:
     """Add the report command to the ``runs`` group."""
-    from desktop_app.cli import open_cli_registry, registry_option
+    from desktop_app.cli_common import open_cli_registry, registry_option
 
     @runs.command(name="report")
     @click.argument("run_refs", metavar="RUN_ID...", nargs=-1, required=True)

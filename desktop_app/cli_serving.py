@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from desktop_app.cli import fail, open_cli_registry, registry_option
+from desktop_app.cli_common import fail, open_cli_registry, registry_option
 
 
 def register(cli: click.Group) -> None:

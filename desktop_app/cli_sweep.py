@@ -56,7 +56,7 @@ def _summary(result: SweepResult, metric: str) -> str:
 
 def register(cli: click.Group) -> None:
     """Add ``sweep`` to the top-level command group."""
-    from desktop_app.cli import open_cli_registry, registry_option
+    from desktop_app.cli_common import open_cli_registry, registry_option
 
     @cli.command(name="sweep")
     @click.argument(
@@ -86,7 +86,7 @@ def register(cli: click.Group) -> None:
         Ctrl+C stops the sweep (running trials are cancelled, exit code 130); the exit code
         is 0 only if the sweep FINISHED.
         """
-        from desktop_app.cli import fail
+        from desktop_app.cli_common import fail
         from desktop_app.registry import RunStatus
         from desktop_app.training.sweep import (
             load_sweep,

@@ -42,7 +42,7 @@ def run_and_report(registry: Registry, run_id: str) -> None:
     The run id is printed on the last line of stdout. Ctrl+C cancels the run (exit 130); a run
     that did not finish exits 1 with its status and reason on one line.
     """
-    from desktop_app.cli import fail
+    from desktop_app.cli_common import fail
     from desktop_app.registry import RunStatus
     from desktop_app.training.queue import JobQueue
 
@@ -80,7 +80,7 @@ def run_and_report(registry: Registry, run_id: str) -> None:
 
 def register(cli: click.Group, runs: click.Group) -> None:
     """Add ``train``, the hidden worker commands and ``runs cancel|rerun``."""
-    from desktop_app.cli import fail, open_cli_registry, registry_option
+    from desktop_app.cli_common import fail, open_cli_registry, registry_option
 
     @cli.command(name="train")
     @click.argument("job", metavar="JOB.toml", type=click.Path(dir_okay=False))
@@ -144,7 +144,7 @@ def register(cli: click.Group, runs: click.Group) -> None:
     @click.option("--standby", is_flag=True, help="Import first, then read the run id from stdin.")
     def worker_command(registry_path: str, run_id: str | None, standby: bool) -> None:
         """Run one queued run in this process (started by the job queue)."""
-        from desktop_app.cli import fail
+        from desktop_app.cli_common import fail
         from desktop_app.training import worker
 
         if standby:

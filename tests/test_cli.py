@@ -16,14 +16,8 @@ from click.testing import CliRunner, Result
 
 from desktop_app import __version__, tracking
 from desktop_app.__main__ import main
-from desktop_app.cli import (
-    cli,
-    format_bytes,
-    format_duration,
-    format_float,
-    parse_list_query,
-    referenced_refs,
-)
+from desktop_app.cli import cli, format_bytes, format_duration, format_float
+from desktop_app.cli_runs import parse_list_query, referenced_refs
 from desktop_app.registry import Registry, RunStatus
 
 NOTE_TEXT = "a note only this run stores\n" * 200
