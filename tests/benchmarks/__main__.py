@@ -20,6 +20,7 @@ from pathlib import Path
 from tests.benchmarks import (
     bench_charts,
     bench_cli,
+    bench_decode,
     bench_gui,
     bench_history,
     bench_logging,
@@ -48,6 +49,7 @@ WORKLOADS: list[tuple[str, str, str]] = [
     ("training", "7", bench_training.TITLE),
     ("charts", "C", "Charts: 20 runs × 100,000 points, pan/zoom, 1,000-run scatter"),
     ("serving", "S", bench_serving.TITLE),
+    ("decode", "D", bench_decode.TITLE),
 ]
 
 
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "training": lambda: bench_training.run(ctx),
         "charts": lambda: bench_charts.run(ctx),
         "serving": lambda: bench_serving.run(ctx),
+        "decode": lambda: bench_decode.run(ctx),
     }
     results: list[Result] = []
     for name, key, title in WORKLOADS:
