@@ -8,11 +8,10 @@ like the demo's.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.benchmarks.bench_common import Context, Result, say
+from tests.benchmarks.bench_common import Context, Result, repeat, say
 
 TITLE = "Serving: decode a 1,000 × 30 batch in each request format (in process)"
 ROWS = 1_000
@@ -52,14 +51,7 @@ def _bodies(frame: Any) -> dict[str, tuple[bytes | None, bytes]]:
 
 
 def _median_ms(call: Callable[[], object]) -> tuple[float, float]:
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    times.sort()
+    times = sorted(repeat(call, REPEATS, warmup=3))
     return statistics.median(times) * 1000, times[int(len(times) * 0.9)] * 1000
 
 
